@@ -1,0 +1,143 @@
+"""Figures shared by the notebooks: digit grids, training curves, confusion matrices.
+
+Every function returns the matplotlib ``Figure`` so a notebook can show it and
+:func:`save_figure` can write it to ``figures/`` (or the quick-mode scratch folder).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from helpers.config import figures_dir
+
+CORRECT_COLOUR = "#1a7f37"  # green
+WRONG_COLOUR = "#cf222e"  # red
+
+
+def use_course_style() -> None:
+    """Readable defaults for every figure of the course."""
+    plt.rcParams.update(
+        {
+            "figure.dpi": 100,
+            "savefig.dpi": 120,
+            "savefig.bbox": "tight",
+            "font.size": 11,
+            "axes.titlesize": 12,
+            "axes.labelsize": 11,
+            "figure.titlesize": 14,
+        }
+    )
+
+
+def save_figure(fig: Figure, name: str) -> Path:
+    """Save ``fig`` as ``<figures folder>/<name>.png`` and return the path."""
+    path = figures_dir() / f"{name}.png"
+    fig.savefig(path, facecolor="white")
+    return path
+
+
+def _as_2d(image: np.ndarray) -> np.ndarray:
+    return np.asarray(image).reshape(28, 28)
+
+
+def plot_digit_grid(
+    images: np.ndarray,
+    true_labels: Sequence[int] | None = None,
+    predicted_labels: Sequence[int] | None = None,
+    confidences: Sequence[float] | None = None,
+    columns: int = 8,
+    title: str = "",
+) -> Figure:
+    """Show digits in a grid; with predictions, each title reads ``true/pred (conf%)``.
+
+    Correct predictions are titled in green and wrong ones in red.
+    """
+    count = len(images)
+    rows = max(1, int(np.ceil(count / columns)))
+    fig, axes = plt.subplots(rows, columns, figsize=(1.45 * columns, 1.65 * rows + 0.6))
+    axes = np.atleast_1d(axes).ravel()
+    for index, ax in enumerate(axes):
+        ax.axis("off")
+        if index >= count:
+            continue
+        ax.imshow(_as_2d(images[index]), cmap="gray_r", vmin=0, vmax=1 if images.max() <= 1 else 255)
+        if predicted_labels is None:
+            if true_labels is not None:
+                ax.set_title(f"label {true_labels[index]}", fontsize=10)
+            continue
+        true, pred = int(true_labels[index]), int(predicted_labels[index])
+        text = f"true {true}\npred {pred}"
+        if confidences is not None:
+            text += f" ({100 * confidences[index]:.0f}%)"
+        ax.set_title(text, fontsize=9, color=CORRECT_COLOUR if true == pred else WRONG_COLOUR)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history: dict[str, list[float]], title: str = "Training history") -> Figure:
+    """Loss and accuracy per epoch, training against validation, side by side."""
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, metric, label in ((loss_ax, "loss", "Loss"), (acc_ax, "accuracy", "Accuracy")):
+        ax.plot(epochs, history[metric], "o-", label="training")
+        ax.plot(epochs, history[f"val_{metric}"], "s-", label="validation")
+        ax.set_xlabel("Epoch")
+        ax.set_ylabel(label)
+        ax.set_title(f"{label} per epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    best = int(np.argmax(history["val_accuracy"])) + 1
+    acc_ax.axvline(best, color="grey", linestyle="--", linewidth=1)
+    acc_ax.annotate(f"kept: epoch {best}", (best, acc_ax.get_ylim()[0]), xytext=(4, 8),
+                    textcoords="offset points", color="grey")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(matrix: np.ndarray, title: str = "Confusion matrix (test set)") -> Figure:
+    """Counts of true (rows) against predicted (columns) classes; the diagonal is dimmed
+    so that the errors stand out."""
+    matrix = np.asarray(matrix)
+    classes = np.arange(matrix.shape[0])
+    off_diagonal = matrix.copy()
+    np.fill_diagonal(off_diagonal, 0)
+    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    image = ax.imshow(off_diagonal, cmap="Reds")
+    fig.colorbar(image, ax=ax, label="misclassified images")
+    for true in classes:
+        for pred in classes:
+            value = matrix[true, pred]
+            colour = "grey" if true == pred else ("white" if value > off_diagonal.max() / 2 else "black")
+            ax.text(pred, true, str(value), ha="center", va="center", fontsize=9, color=colour)
+    ax.set_xticks(classes)
+    ax.set_yticks(classes)
+    ax.set_xlabel("Predicted digit")
+    ax.set_ylabel("True digit")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_class_counts(counts: dict[str, Sequence[int]], title: str = "Images per class") -> Figure:
+    """Grouped bar chart of images per digit for each named split."""
+    fig, ax = plt.subplots(figsize=(10, 4))
+    width = 0.8 / len(counts)
+    digits = np.arange(10)
+    for offset, (name, values) in enumerate(counts.items()):
+        ax.bar(digits + offset * width - 0.4 + width / 2, values, width, label=name)
+    ax.set_xticks(digits)
+    ax.set_xlabel("Digit")
+    ax.set_ylabel("Number of images")
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig

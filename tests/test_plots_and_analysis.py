@@ -1,0 +1,86 @@
+"""Plot functions return labelled figures; analysis functions on a known small case."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+from helpers import analysis, plots
+from tests.helpers_for_tests import fake_digits
+
+
+@pytest.fixture
+def scratch(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGITS_OUTPUT_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_digit_grid_colours_right_and_wrong():
+    images, labels = fake_digits(10)
+    predicted = labels.copy()
+    predicted[3] = 7
+    fig = plots.plot_digit_grid(images, labels, predicted, np.full(10, 0.9), columns=5, title="t")
+    axes = fig.axes
+    assert len(axes) == 10
+    assert axes[3].get_title() == "true 3\npred 7 (90%)"
+    assert axes[3].title.get_color() == plots.WRONG_COLOUR
+    assert axes[0].title.get_color() == plots.CORRECT_COLOUR
+    assert fig._suptitle.get_text() == "t"
+
+
+def test_history_plot_has_two_labelled_axes():
+    history = {"loss": [1, 0.5], "val_loss": [0.9, 0.6], "accuracy": [0.6, 0.8],
+               "val_accuracy": [0.7, 0.85]}
+    fig = plots.plot_history(history)
+    loss_ax, acc_ax = fig.axes
+    assert loss_ax.get_xlabel() == "Epoch" and acc_ax.get_ylabel() == "Accuracy"
+    assert [line.get_label() for line in loss_ax.get_lines()[:2]] == ["training", "validation"]
+
+
+def test_confusion_plot_and_save(scratch):
+    matrix = np.eye(10, dtype=int) * 10
+    matrix[4, 9] = 3
+    fig = plots.plot_confusion_matrix(matrix)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "Predicted digit" and ax.get_ylabel() == "True digit"
+    path = plots.save_figure(fig, "cm")
+    assert path == scratch / "figures" / "cm.png" and path.stat().st_size > 1000
+
+
+def test_class_counts_plot():
+    fig = plots.plot_class_counts({"train": range(10), "test": range(10)})
+    assert fig.axes[0].get_legend() is not None and len(fig.axes[0].patches) == 20
+
+
+Y_TRUE = np.array([0, 0, 1, 1, 1, 2, 2, 2, 2, 9])
+Y_PRED = np.array([0, 1, 1, 1, 2, 2, 2, 1, 1, 9])
+
+
+def test_confusion_and_most_confused_pairs():
+    matrix = analysis.confusion(Y_TRUE, Y_PRED)
+    assert matrix.shape == (10, 10) and matrix[2, 1] == 2 and matrix.trace() == 6
+    pairs = analysis.most_confused_pairs(matrix, top=2)
+    assert pairs.to_dict("records") == [{"true": 2, "predicted": 1, "count": 2},
+                                        {"true": 0, "predicted": 1, "count": 1}]
+
+
+def test_misclassified_and_per_class_report():
+    assert analysis.misclassified_indices(Y_TRUE, Y_PRED).tolist() == [1, 4, 7, 8]
+    report = analysis.per_class_report(Y_TRUE, Y_PRED)
+    assert report.loc[1, "precision"] == pytest.approx(2 / 5)
+    assert report.loc[1, "recall"] == pytest.approx(2 / 3)
+    assert report.loc[2, "support"] == 4 and report.loc[5, "support"] == 0
+
+
+def test_confidence_rankings():
+    probabilities = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.45, 0.55]])
+    padded = np.pad(probabilities, ((0, 0), (0, 8)))
+    y_true = np.array([0, 0, 0, 1])
+    predicted, confidence = analysis.predictions(padded)
+    assert predicted.tolist() == [0, 0, 1, 1]
+    assert analysis.least_confident_correct(padded, y_true, 2).tolist() == [3, 1]
+    assert analysis.most_confident_wrong(padded, y_true, 5).tolist() == [2]
