@@ -14,7 +14,7 @@ JUPYTER := $(PY) -m jupyter
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 SOLUTIONS := $(sort $(wildcard notebooks/solutions/*.ipynb))
 
-.PHONY: help env course test lint clean-scratch
+.PHONY: help env course test lint clean-scratch site
 
 help:
 	@echo "make course   run every notebook in full mode (rewrites outputs, figures/, models/)"
@@ -43,6 +43,10 @@ test: env
 
 lint: env
 	$(PY) -m ruff check helpers tests conftest.py
+
+# The course website, built from the committed notebooks (never executed), in site/_build/html.
+site: env
+	$(PY) site/build.py
 
 clean-scratch:
 	rm -rf scratch
