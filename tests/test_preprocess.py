@@ -1,0 +1,159 @@
+"""Tests of helpers.preprocess and helpers.drawing (notebook 07): each step and the pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import drawing, preprocess
+from helpers.config import REPO_ROOT
+from helpers.predict import DEFAULT_MODEL
+from tests.helpers_for_tests import real_mnist_path
+
+SAMPLES = sorted((REPO_ROOT / "data" / "handwriting").glob("[0-9]_*.*"))
+
+
+def page_with_bar(dark_ink: bool = True, size: int = 120) -> np.ndarray:
+    """A page (floats in [0, 1]) with a 60x12 vertical bar of ink at rows 20-80, columns 30-42."""
+    page = np.full((size, size), 0.9 if dark_ink else 0.1, dtype=np.float32)
+    page[20:80, 30:42] = 0.1 if dark_ink else 0.9
+    return page
+
+
+def test_load_grayscale_reads_rgb_rgba_and_gray(tmp_path: Path) -> None:
+    ink = np.asarray(Image.new("RGBA", (40, 30), (0, 0, 0, 0)))
+    ink = ink.copy()
+    ink[10:20, 10:30] = (0, 0, 0, 255)  # opaque black ink on a transparent background
+    Image.fromarray(ink, "RGBA").save(tmp_path / "rgba.png")
+    Image.fromarray(ink, "RGBA").convert("RGB").save(tmp_path / "rgb.jpg")
+    Image.new("L", (40, 30), 200).save(tmp_path / "gray.png")
+    rgba = preprocess.load_grayscale(tmp_path / "rgba.png")
+    assert rgba.shape == (30, 40) and rgba.dtype == np.float32
+    assert rgba[0, 0] == pytest.approx(1.0) and rgba[15, 15] == pytest.approx(0.0)
+    assert preprocess.load_grayscale(tmp_path / "rgb.jpg").shape == (30, 40)
+    assert preprocess.load_grayscale(tmp_path / "gray.png")[0, 0] == pytest.approx(200 / 255)
+
+
+def test_load_grayscale_rejects_missing_and_non_images(tmp_path: Path) -> None:
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(preprocess.PreprocessError, match="no such file"):
+        preprocess.load_grayscale(tmp_path / "missing.png")
+    with pytest.raises(preprocess.PreprocessError, match="not an image"):
+        preprocess.load_grayscale(tmp_path / "notes.png")
+
+
+def test_polarity_is_detected_both_ways() -> None:
+    assert preprocess.ink_is_dark(page_with_bar(dark_ink=True))
+    assert not preprocess.ink_is_dark(page_with_bar(dark_ink=False))
+
+
+def test_contrast_gives_white_ink_on_black_in_both_polarities() -> None:
+    for dark_ink in (True, False):
+        ink = preprocess.normalise_contrast(page_with_bar(dark_ink))
+        assert ink.min() >= 0.0 and ink.max() <= 1.0
+        assert ink[50, 36] == pytest.approx(1.0, abs=0.05)  # inside the bar
+        assert ink[5, 100] == pytest.approx(0.0, abs=0.05)  # paper
+
+
+def test_contrast_removes_uneven_light_and_noise() -> None:
+    rng = np.random.default_rng(0)
+    page = page_with_bar() - np.linspace(0, 0.3, 120)[None, :] + rng.normal(0, 0.03, (120, 120))
+    ink = preprocess.normalise_contrast(np.clip(page, 0, 1))
+    assert (ink[:, 60:] > 0.3).mean() < 0.01  # the darker right side is still paper
+    assert ink[50, 36] > 0.9
+
+
+def test_specks_are_removed_but_the_digit_is_kept() -> None:
+    mask = np.zeros((100, 100), dtype=bool)
+    mask[20:80, 40:50] = True  # the digit
+    mask[5, 5] = mask[90:92, 90:92] = True  # two specks
+    kept = preprocess.remove_specks(mask)
+    assert kept[20:80, 40:50].all() and kept.sum() == 600
+
+
+def test_crop_to_ink_finds_the_bounding_box() -> None:
+    ink = preprocess.normalise_contrast(page_with_bar())
+    cropped = preprocess.crop_to_ink(ink, preprocess.ink_mask(ink))
+    assert abs(cropped.shape[0] - 60) <= 2 and abs(cropped.shape[1] - 12) <= 2
+
+
+def test_blank_images_raise() -> None:
+    with pytest.raises(preprocess.PreprocessError, match="blank"):
+        preprocess.to_mnist(np.full((50, 50), 0.8, dtype=np.float32))
+    noise = np.random.default_rng(1).normal(0.8, 0.02, (80, 80)).clip(0, 1)
+    with pytest.raises(preprocess.PreprocessError, match="blank"):
+        preprocess.to_mnist(noise.astype(np.float32))
+
+
+def test_fit_into_box_keeps_the_aspect_ratio() -> None:
+    crop = np.ones((60, 12), dtype=np.float32)  # 5:1, tall
+    box = preprocess.fit_into_box(crop)
+    rows, cols = np.flatnonzero(box.any(axis=1)), np.flatnonzero(box.any(axis=0))
+    assert box.shape == (20, 20) and len(rows) == 20
+    assert 3 <= len(cols) <= 5  # 20 / 5 = 4 wide
+
+
+def test_thin_strokes_are_thickened() -> None:
+    ring = np.zeros((400, 400), dtype=np.float32)
+    yy, xx = np.mgrid[:400, :400]
+    ring[np.abs(np.hypot(yy - 200, xx - 200) - 190) < 2] = 1.0  # a 4-px pen on a 400-px circle
+    box = preprocess.fit_into_box(ring)
+    assert preprocess.stroke_width(box > 0.5) >= 1.8
+
+
+def test_output_is_28x28_in_range_and_centred_by_mass() -> None:
+    page = page_with_bar()
+    page[20:30, 30:80] = 0.1  # a 7-like shape: heavy at the top
+    mnist = preprocess.to_mnist(page)
+    assert mnist.shape == (28, 28) and mnist.dtype == np.float32
+    assert mnist.min() >= 0.0 and mnist.max() == pytest.approx(1.0)
+    row, col = preprocess.centre_of_mass(mnist)
+    assert abs(row - 14.0) <= 0.5 and abs(col - 14.0) <= 0.5
+    rows = np.flatnonzero(mnist.any(axis=1))
+    assert rows[-1] - rows[0] + 1 == 20  # the longer side fills the 20-pixel box
+
+
+def test_steps_are_all_returned() -> None:
+    steps = preprocess.preprocess_steps(page_with_bar())
+    assert list(steps) == ["gray", "contrast", "mask", "cropped", "box", "mnist"]
+
+
+def test_rasterise_strokes_draws_dark_ink_on_white() -> None:
+    page = drawing.rasterise_strokes([[(50, 50), (50, 200)], [(120, 120)]], size=280)
+    assert page.shape == (280, 280) and page.dtype == np.uint8
+    assert page[100, 50] == 0 and page[120, 120] == 0 and page[10, 250] == 255
+    assert (drawing.rasterise_strokes([]) == 255).all()
+
+
+def test_committed_samples_are_small_and_labelled() -> None:
+    assert len(SAMPLES) >= 20
+    assert sum(path.stat().st_size for path in SAMPLES) < 300_000
+    assert {int(path.name[0]) for path in SAMPLES} == set(range(10))
+
+
+@pytest.fixture(scope="module")
+def model():
+    from helpers.artifacts import load_model
+
+    return load_model(DEFAULT_MODEL)
+
+
+def test_committed_samples_are_classified_correctly(model) -> None:
+    images = preprocess.to_model_input([preprocess.to_mnist(path) for path in SAMPLES])
+    predicted = model.predict(images, verbose=0).argmax(axis=1)
+    labels = np.array([int(path.name[0]) for path in SAMPLES])
+    assert (predicted == labels).mean() >= 0.95
+
+
+def test_mnist_digits_scanned_from_paper_keep_their_accuracy(model) -> None:
+    """200 MNIST test digits printed as dark ink on large, noisy, tinted, JPEG'd pages."""
+    mnist = np.load(real_mnist_path())
+    rng = np.random.default_rng(5)
+    chosen = rng.choice(len(mnist["y_test"]), 200, replace=False)
+    pages = [drawing.render_on_paper(mnist["x_test"][i], rng) for i in chosen]
+    images = preprocess.to_model_input([preprocess.to_mnist(page) for page in pages])
+    predicted = model.predict(images, verbose=0).argmax(axis=1)
+    assert (predicted == mnist["y_test"][chosen]).mean() >= 0.95
