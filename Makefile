@@ -14,11 +14,12 @@ JUPYTER := $(PY) -m jupyter
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 SOLUTIONS := $(sort $(wildcard notebooks/solutions/*.ipynb))
 
-.PHONY: help env course test lint clean-scratch site
+.PHONY: help env course test lint benchmark clean-scratch site
 
 help:
 	@echo "make course   run every notebook in full mode (rewrites outputs, figures/, models/)"
 	@echo "make test     run the test suite in quick mode (unit tests + notebooks with nbval)"
+	@echo "make benchmark  train the reference and course models, write results/benchmark.{json,md}"
 	@echo "make lint     ruff over helpers/ and tests/"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -40,6 +41,9 @@ course: env
 
 test: env
 	DIGITS_QUICK=1 $(PY) -m pytest
+
+benchmark: env
+	env -u DIGITS_QUICK -u DIGITS_OUTPUT_DIR $(PY) -m helpers.benchmark
 
 lint: env
 	$(PY) -m ruff check helpers tests conftest.py

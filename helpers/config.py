@@ -33,7 +33,9 @@ QUICK_TRAIN_SIZE = 6000
 """Training images used in quick mode (a stratified subset)."""
 
 VALIDATION_SIZE = 5000
-"""Images held out of the 60,000 training images for validation (the test set is never used to choose)."""
+"""Images held out of the 60,000 training images for validation.
+
+Choices are made on this split; the test set is never used to choose."""
 
 
 def is_quick() -> bool:

@@ -12,6 +12,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from helpers.config import figures_dir
 
@@ -65,7 +66,8 @@ def plot_digit_grid(
         ax.axis("off")
         if index >= count:
             continue
-        ax.imshow(_as_2d(images[index]), cmap="gray_r", vmin=0, vmax=1 if images.max() <= 1 else 255)
+        vmax = 1 if images.max() <= 1 else 255
+        ax.imshow(_as_2d(images[index]), cmap="gray_r", vmin=0, vmax=vmax)
         if predicted_labels is None:
             if true_labels is not None:
                 ax.set_title(f"label {true_labels[index]}", fontsize=10)
@@ -94,9 +96,10 @@ def plot_history(history: dict[str, list[float]], title: str = "Training history
         ax.grid(alpha=0.3)
         ax.legend()
     best = int(np.argmax(history["val_accuracy"])) + 1
-    acc_ax.axvline(best, color="grey", linestyle="--", linewidth=1)
-    acc_ax.annotate(f"kept: epoch {best}", (best, acc_ax.get_ylim()[0]), xytext=(4, 8),
-                    textcoords="offset points", color="grey")
+    acc_ax.axvline(best, color="grey", linestyle="--", linewidth=1, label=f"kept: epoch {best}")
+    acc_ax.legend()
+    for ax in (loss_ax, acc_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -115,7 +118,10 @@ def plot_confusion_matrix(matrix: np.ndarray, title: str = "Confusion matrix (te
     for true in classes:
         for pred in classes:
             value = matrix[true, pred]
-            colour = "grey" if true == pred else ("white" if value > off_diagonal.max() / 2 else "black")
+            if true == pred:
+                colour = "grey"
+            else:
+                colour = "white" if value > off_diagonal.max() / 2 else "black"
             ax.text(pred, true, str(value), ha="center", va="center", fontsize=9, color=colour)
     ax.set_xticks(classes)
     ax.set_yticks(classes)

@@ -16,6 +16,10 @@ from helpers.models import build_original_cnn, compile_original_cnn
 ORIGINAL_CNN = "original_cnn"
 """Name under which notebook 03 saves the original CNN."""
 
+BEST_CNN = "best_cnn"
+"""Name under which notebook 06 saves the course's best single model (also the default
+model of ``python -m helpers.predict``)."""
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -103,4 +107,77 @@ def train_original_cnn(
     history = fit_with_checkpoint(
         model, splits, ORIGINAL_CNN, recipe.epochs, recipe.batch_size, verbose=verbose
     )
+    return model, history
+
+
+def one_cycle_schedule(
+    peak_learning_rate: float, total_steps: int, warmup_fraction: float = 0.2
+) -> keras.optimizers.schedules.LearningRateSchedule:
+    """Warm-up then cosine decay (a "one-cycle" shape), introduced in notebook 06.
+
+    The rate rises linearly from ``peak/25`` to ``peak`` over the first
+    ``warmup_fraction`` of the steps, then follows a cosine down to zero.
+    """
+    warmup_steps = max(1, int(total_steps * warmup_fraction))
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=peak_learning_rate / 25,
+        decay_steps=max(1, total_steps - warmup_steps),
+        alpha=0.0,
+        warmup_target=peak_learning_rate,
+        warmup_steps=warmup_steps,
+    )
+
+
+def compile_adam(model: keras.Model, learning_rate) -> keras.Model:
+    """Compile with Adam (a fixed rate or a schedule), cross-entropy and accuracy (notebook 06)."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def steps_per_epoch(examples: int, batch_size: int) -> int:
+    """Number of batches in one epoch (the last batch may be smaller)."""
+    return -(-examples // batch_size)
+
+
+@dataclass(frozen=True)
+class ScheduleRecipe:
+    """Hyperparameters of a run with the one-cycle schedule (notebook 06)."""
+
+    epochs: int
+    batch_size: int
+    peak_learning_rate: float
+
+    def as_dict(self) -> dict[str, float]:
+        """The recipe as a plain dictionary, for printing."""
+        return asdict(self)
+
+
+def best_recipe() -> ScheduleRecipe:
+    """The recipe of the course's best single model (notebook 06), chosen on validation data."""
+    return ScheduleRecipe(epochs=pick(full=12, quick=1), batch_size=256, peak_learning_rate=1e-2)
+
+
+def train_best_cnn(
+    splits: Splits, seed: int = SEED, name: str = BEST_CNN, augment: bool = True,
+    batch_norm: bool = True, verbose: int = 2,
+) -> tuple[keras.Model, dict[str, list[float]]]:
+    """Train the modern CNN with augmentation and the one-cycle schedule, as notebook 06 does.
+
+    ``augment`` and ``batch_norm`` switch ideas off for the ablation.
+    """
+    from helpers.models import build_modern_cnn
+
+    set_seed(seed)
+    recipe = best_recipe()
+    total_steps = recipe.epochs * steps_per_epoch(len(splits.y_train), recipe.batch_size)
+    model = compile_adam(
+        build_modern_cnn(batch_norm=batch_norm, augment=augment, name=name),
+        one_cycle_schedule(recipe.peak_learning_rate, total_steps),
+    )
+    history = fit_with_checkpoint(model, splits, name, recipe.epochs, recipe.batch_size,
+                                  verbose=verbose)
     return model, history

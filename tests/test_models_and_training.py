@@ -68,7 +68,7 @@ def test_load_or_train_trains_once_then_loads(scratch):
     first, _ = artifacts.load_or_train("cached", train)
     second, history = artifacts.load_or_train("cached", train)
     assert len(calls) == 1 and history == {"loss": [1.0], "val_accuracy": [0.5]}
-    for a, b in zip(first.get_weights(), second.get_weights()):
+    for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
