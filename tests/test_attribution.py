@@ -13,11 +13,11 @@ import pytest
 from helpers import artifacts, attribution, config, data, training
 from tests.helpers_for_tests import real_mnist_path
 
-SANITY_THRESHOLD = 0.3
+SANITY_THRESHOLD = 0.4
 """Largest mean Spearman correlation allowed between the Grad-CAM maps of the trained and
-the fully randomised model. Measured: about 0.02 in quick mode and on the committed full
-model (see notebook 05, section 6); an attribution method that ignores the weights
-scores close to 1."""
+the fully randomised model. Measured: +0.02 for the quick-mode model (32 digits) and +0.25
+for the committed full model (200 digits, notebook 05 section 5). Saliency (+0.73) and
+SmoothGrad (+0.80), whose maps mostly show the digit's outline, would fail this bar."""
 
 
 @pytest.fixture(scope="module")
