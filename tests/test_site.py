@@ -238,8 +238,8 @@ def test_every_page_in_chromium(site, browser) -> None:
     with_figures = [nb for nb in NOTEBOOKS if png_outputs(nb)] or NOTEBOOKS
     page.goto(page_url(base, with_figures[0]), wait_until="load")
     figure = page.locator(".cell_output img").first
-    if figure.count():
-        figure.scroll_into_view_if_needed()
+    if figure.count():  # the first figure, with the text above it
+        figure.evaluate("image => { image.scrollIntoView(); window.scrollBy(0, -320); }")
     page.screenshot(path=str(SCREENSHOT_DIR / "site_notebook.png"))
     context.close()
 
