@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one epoch on a small subset")
     parser.add_argument("--ensemble-members", type=int, default=None,
-                        help="best_cnn members averaged (default 5, quick 2)")
+                        help="best_cnn members averaged (default 3, quick 2)")
     args = parser.parse_args(argv)
     quick = args.quick or config.is_quick()
     if quick:
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             results["speed_rungs"].append({k: record[k] for k in
                                            ("target", "seed", "train_seconds", "test_accuracy",
                                             "epochs")})
-    members = args.ensemble_members or (2 if quick else 5)
+    members = args.ensemble_members or (2 if quick else 3)
     best = next(e for e in entries() if e.name == "best_cnn")
     ensemble_seconds = results["models"][[m["name"] for m in results["models"]].index(
         "best_cnn")]["train_seconds"]

@@ -1,0 +1,80 @@
+"""The README and notebooks stay honest: links resolve, figures exist, numbers match runs.
+
+The README repeats results that notebooks and the benchmark produce; these tests compare
+them with the committed notebook outputs and results files, so a rerun that changes a
+number fails here until the README is updated.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from helpers.config import REPO_ROOT
+
+README = (REPO_ROOT / "README.md").read_text()
+NOTEBOOKS = sorted((REPO_ROOT / "notebooks").rglob("*.ipynb"))
+NOTEBOOKS = [path for path in NOTEBOOKS if ".ipynb_checkpoints" not in path.parts]
+
+
+def notebook_text_outputs(path: Path) -> str:
+    """All stdout and text/plain outputs of a committed notebook, joined."""
+    chunks = []
+    for cell in json.loads(path.read_text())["cells"]:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stdout":
+                chunks.append("".join(output["text"]))
+            elif "data" in output:
+                chunks.append("".join(output["data"].get("text/plain", "")))
+    return "\n".join(chunks)
+
+
+def local_links(markdown: str) -> list[str]:
+    """Relative link and image targets of a Markdown text (web links excluded)."""
+    targets = re.findall(r"\]\(([^)\s]+)\)", markdown) + re.findall(r'src="([^"]+)"', markdown)
+    return [t.split("#")[0] for t in targets if not re.match(r"^(https?:|mailto:|#)", t)]
+
+
+def test_readme_links_and_images_resolve():
+    missing = [t for t in local_links(README) if t and not (REPO_ROOT / t).exists()]
+    assert not missing, f"README links to missing files: {missing}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_links_resolve_and_outputs_are_committed(path):
+    notebook = json.loads(path.read_text())
+    assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+    markdown = "\n".join("".join(c["source"]) for c in notebook["cells"]
+                         if c["cell_type"] == "markdown")
+    missing = [t for t in local_links(markdown) if t and not (path.parent / t).exists()]
+    assert not missing, f"{path.name} links to missing files: {missing}"
+    code = [c for c in notebook["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+    assert all(c["execution_count"] for c in code), f"{path.name} has cells without outputs"
+    errors = [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
+    assert not errors, f"{path.name} was committed with an error output"
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if "solutions" not in p.parts],
+                         ids=lambda p: p.name)
+def test_notebooks_follow_the_course_skeleton(path):
+    cells = json.loads(path.read_text())["cells"]
+    markdown = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    first = "".join(cells[0]["source"])
+    assert first.startswith("# ") and "**You will learn**" in first and "**Time:**" in first
+    for heading in ("## Setup", "## Summary", "## Exercises"):
+        assert heading in markdown, f"{path.name} lacks {heading}"
+    solutions = re.search(r"\(solutions/([^)]+\.ipynb)\)", markdown)
+    assert solutions and (path.parent / "solutions" / solutions.group(1)).exists()
+
+
+def test_readme_reports_the_committed_test_accuracy_of_notebook_04():
+    output = notebook_text_outputs(REPO_ROOT / "notebooks" / "04_evaluation.ipynb")
+    accuracy = re.search(r"test accuracy\s+(\d+\.\d+)%", output).group(1)
+    errors = re.search(r"test errors\s+(\d+) of 10000", output).group(1)
+    assert float(accuracy) >= 98.62, "the original CNN must beat the original 98.62%"
+    assert re.search(rf"original CNN[^\n]*\| {accuracy}% \| {errors} \|", README), (
+        f"README's results table should show {accuracy}% and {errors} errors for notebook 04"
+    )
