@@ -19,7 +19,8 @@ SOLUTIONS := $(sort $(wildcard notebooks/solutions/*.ipynb))
 help:
 	@echo "make course   run every notebook in full mode (rewrites outputs, figures/, models/)"
 	@echo "make test     run the test suite in quick mode (unit tests + notebooks with nbval)"
-	@echo "make benchmark  train the reference and course models, write results/benchmark.{json,md}"
+	@echo "make benchmark  train the keras-io reference and the course models; write results/benchmark.{json,md}"
+	@echo "make site     build the course website into site/_build/html (offline, notebooks not executed)"
 	@echo "make lint     ruff over helpers/ and tests/"
 
 $(STAMP): requirements.txt pyproject.toml

@@ -78,3 +78,26 @@ def test_readme_reports_the_committed_test_accuracy_of_notebook_04():
     assert re.search(rf"original CNN[^\n]*\| {accuracy}% \| {errors} \|", README), (
         f"README's results table should show {accuracy}% and {errors} errors for notebook 04"
     )
+
+
+def test_readme_ladder_matches_notebook_06():
+    output = notebook_text_outputs(REPO_ROOT / "notebooks" / "06_improving_the_model.ipynb")
+    rungs = re.findall(r"^(\d) ([^:]+): test accuracy (\d+\.\d+)% \((\d+) errors\)", output, re.M)
+    assert len(rungs) == 7, "notebook 06 reports seven rungs"
+    for number, _name, accuracy, errors in rungs:
+        row = re.search(rf"^\| [^|]+ \| {number} [^\n]*$", README, re.M)
+        assert row, f"README's results table lacks rung {number}"
+        assert re.search(rf"\| \**{accuracy}%\** \| {errors} \|$", row.group(0)), (
+            f"README rung {number} should read {accuracy}% and {errors} errors: {row.group(0)}"
+        )
+
+
+def test_readme_benchmark_table_is_the_committed_benchmark_output():
+    table = (REPO_ROOT / "results" / "benchmark.md").read_text().strip()
+    start, end = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
+    assert README.index(start) < README.index(end)
+    shown = README[README.index(start) + len(start):README.index(end)].strip()
+    assert shown == table, "README's benchmark table differs from results/benchmark.md"
+    results = json.loads((REPO_ROOT / "results" / "benchmark.json").read_text())
+    assert not results["quick"], "the committed benchmark must come from a full run"
+    assert len(results["speed_rungs"]) == 6 and results["ensemble"]["members"] >= 3
