@@ -25,7 +25,7 @@ import platform
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import keras
 import numpy as np
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
                              splits.y_val[:500], splits.x_test[:1000], splits.y_test[:1000])
     results: dict = {"date": time.strftime("%Y-%m-%d"), "quick": quick, "machine": machine(),
                      "models": [], "speed_rungs": []}
-    best_probabilities = []
+    best_probabilities, best_entry, ensemble_seconds = [], None, 0.0
     for entry in entries(seeds=(1,) if quick else (1, 2, 3)):
         print(f"training {entry.name} ...", flush=True)
         record, probabilities = run_entry(entry, splits, quick)
@@ -259,17 +259,15 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         results["models"].append(record)
         if entry.name == "best_cnn":
+            best_entry, ensemble_seconds = entry, record["train_seconds"]
             best_probabilities.append(probabilities)
         if "target" in record:
             results["speed_rungs"].append({k: record[k] for k in
                                            ("target", "seed", "train_seconds", "test_accuracy",
                                             "epochs")})
     members = args.ensemble_members or (2 if quick else 3)
-    best = next(e for e in entries() if e.name == "best_cnn")
-    ensemble_seconds = results["models"][[m["name"] for m in results["models"]].index(
-        "best_cnn")]["train_seconds"]
     for seed in range(1, members):
-        member = Entry(**{**best.__dict__, "name": f"best_cnn_member{seed}", "seed": seed})
+        member = replace(best_entry, name=f"best_cnn_member{seed}", seed=seed)
         print(f"training ensemble member {seed} ...", flush=True)
         record, probabilities = run_entry(member, splits, quick)
         ensemble_seconds += record["train_seconds"]

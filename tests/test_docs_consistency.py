@@ -51,7 +51,8 @@ def test_notebook_links_resolve_and_outputs_are_committed(path):
                          if c["cell_type"] == "markdown")
     missing = [t for t in local_links(markdown) if t and not (path.parent / t).exists()]
     assert not missing, f"{path.name} links to missing files: {missing}"
-    code = [c for c in notebook["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+    code = [c for c in notebook["cells"]
+            if c["cell_type"] == "code" and "".join(c["source"]).strip()]
     assert all(c["execution_count"] for c in code), f"{path.name} has cells without outputs"
     errors = [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
     assert not errors, f"{path.name} was committed with an error output"
