@@ -11,7 +11,7 @@ import numpy as np
 from helpers.artifacts import model_path, save_history
 from helpers.config import SEED, pick, set_seed
 from helpers.data import Splits
-from helpers.models import build_original_cnn, compile_original_cnn
+from helpers.models import build_modern_cnn, build_original_cnn, compile_original_cnn
 
 ORIGINAL_CNN = "original_cnn"
 """Name under which notebook 03 saves the original CNN."""
@@ -169,8 +169,6 @@ def train_best_cnn(
 
     ``augment`` and ``batch_norm`` switch ideas off for the ablation.
     """
-    from helpers.models import build_modern_cnn
-
     set_seed(seed)
     recipe = best_recipe()
     total_steps = recipe.epochs * steps_per_epoch(len(splits.y_train), recipe.batch_size)
