@@ -102,3 +102,15 @@ def test_readme_benchmark_table_is_the_committed_benchmark_output():
     results = json.loads((REPO_ROOT / "results" / "benchmark.json").read_text())
     assert not results["quick"], "the committed benchmark must come from a full run"
     assert len(results["speed_rungs"]) == 6 and results["ensemble"]["members"] >= 3
+
+
+def test_readme_results_table_reports_the_benchmark_ensemble():
+    ensemble = json.loads((REPO_ROOT / "results" / "benchmark.json").read_text())["ensemble"]
+    accuracy = f"{100 * ensemble['test_accuracy']:.2f}%"
+    errors = round(10_000 * (1 - ensemble["test_accuracy"]))
+    row = re.search(rf"^\| benchmark \| ensemble of {ensemble['members']} fast CNNs[^\n]*$",
+                    README, re.M)
+    assert row, "README's results table lacks the benchmark's ensemble"
+    assert re.search(rf"\| \**{re.escape(accuracy)}\** \| {errors} \|$", row.group(0)), (
+        f"README's ensemble row should read {accuracy} and {errors} errors: {row.group(0)}"
+    )
