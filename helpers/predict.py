@@ -91,7 +91,7 @@ def format_line(result: dict[str, object]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit status."""
     args = parse_args(argv)
-    from helpers.preprocess import PreprocessError, to_mnist, to_model_input
+    from helpers.preprocess import PreprocessError, to_batch, to_mnist
 
     images, paths, failed = [], [], 0
     for path in args.images:
@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {message}", file=sys.stderr)
         return 2
     with _quiet_stderr():
-        probabilities = model.predict(to_model_input(images), verbose=0)
+        probabilities = model.predict(to_batch(images), verbose=0)
     for path, row in zip(paths, probabilities, strict=True):
         result = describe(path, row)
         print(json.dumps(result) if args.json else format_line(result))

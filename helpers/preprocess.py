@@ -322,6 +322,6 @@ def to_mnist(source: str | Path | Image.Image | np.ndarray) -> np.ndarray:
     return preprocess_steps(source)["mnist"]
 
 
-def to_model_input(images: list[np.ndarray] | np.ndarray) -> np.ndarray:
+def to_batch(images: list[np.ndarray] | np.ndarray) -> np.ndarray:
     """Stack 28x28 images into the (N, 28, 28, 1) float32 batch a Keras model takes."""
     return np.asarray(images, dtype=np.float32).reshape(-1, MNIST_SIZE, MNIST_SIZE, 1)

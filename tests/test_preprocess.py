@@ -142,7 +142,7 @@ def model():
 
 
 def test_committed_samples_are_classified_correctly(model) -> None:
-    images = preprocess.to_model_input([preprocess.to_mnist(path) for path in SAMPLES])
+    images = preprocess.to_batch([preprocess.to_mnist(path) for path in SAMPLES])
     predicted = model.predict(images, verbose=0).argmax(axis=1)
     labels = np.array([int(path.name[0]) for path in SAMPLES])
     assert (predicted == labels).mean() >= 0.95
@@ -154,6 +154,6 @@ def test_mnist_digits_scanned_from_paper_keep_their_accuracy(model) -> None:
     rng = np.random.default_rng(5)
     chosen = rng.choice(len(mnist["y_test"]), 200, replace=False)
     pages = [drawing.render_on_paper(mnist["x_test"][i], rng) for i in chosen]
-    images = preprocess.to_model_input([preprocess.to_mnist(page) for page in pages])
+    images = preprocess.to_batch([preprocess.to_mnist(page) for page in pages])
     predicted = model.predict(images, verbose=0).argmax(axis=1)
     assert (predicted == mnist["y_test"][chosen]).mean() >= 0.95
