@@ -4,8 +4,8 @@ A small network (conv 16 -> conv 32 -> dense 256, after tuomaso/train_mnist_fast
 trained with a one-cycle Adam schedule, large batches and a ``tf.data`` input pipeline.
 The recipes were chosen on the validation split (notebook 06); the benchmark
 (``python -m helpers.benchmark``) trains them on all 60,000 training images for three
-seeds and reports test accuracy once. The same recipe, with other seeds, makes the
-members of the benchmark's ensemble.
+seeds and reports test accuracy once. A longer recipe with shifts and rotations
+(``ENSEMBLE``) trains the members of the benchmark's ensemble.
 """
 
 from __future__ import annotations
