@@ -70,15 +70,13 @@ def build_fast_cnn(shifts: bool = False, rotations: bool = False,
     return keras.Model(inputs, outputs, name=name)
 
 
-def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
-                 repeat: bool = False) -> tf.data.Dataset:
+def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:
     """The input pipeline: images kept in memory (``cache``), reshuffled at every pass,
-    batched, and prepared one batch ahead while the model trains (``prefetch``)."""
+    batched, repeated without end (``fit`` counts the steps), and prepared one batch ahead
+    while the model trains (``prefetch``)."""
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).cache()
-    dataset = dataset.shuffle(len(y), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-    if repeat:
-        dataset = dataset.repeat()
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).repeat().prefetch(tf.data.AUTOTUNE)
 
 
 def compile_fast_cnn(model: keras.Model, recipe: SpeedRecipe, examples: int) -> keras.Model:
@@ -94,7 +92,7 @@ def fit_arguments(recipe: SpeedRecipe, x: np.ndarray, y: np.ndarray, seed: int) 
     whole Keras epochs (1.2 epochs run as one Keras epoch of 1.2 passes' batches)."""
     keras_epochs = max(1, math.floor(recipe.epochs))
     steps = recipe.total_steps(len(y))
-    return {"x": make_dataset(x, y, recipe.batch_size, seed, repeat=True),
+    return {"x": make_dataset(x, y, recipe.batch_size, seed),
             "epochs": keras_epochs, "steps_per_epoch": math.ceil(steps / keras_epochs),
             "shuffle": False}  # the pipeline shuffles
 

@@ -43,7 +43,7 @@ def test_fractional_epochs_become_steps_of_one_keras_epoch():
 def test_pipeline_yields_every_image_once_per_pass_in_a_new_order():
     x = np.arange(10, dtype="float32").reshape(10, 1, 1, 1)
     y = np.arange(10)
-    batches = list(speed.make_dataset(x, y, batch_size=4, seed=1, repeat=True).take(6))
+    batches = list(speed.make_dataset(x, y, batch_size=4, seed=1).take(6))
     labels = np.concatenate([b[1].numpy() for b in batches])
     first, second = labels[:10], labels[10:]  # a pass is batches of 4, 4 and 2
     assert sorted(first) == list(range(10))
