@@ -2,27 +2,54 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from helpers import data
 from helpers.config import DATA_ENV
+
+NO_MNIST = (
+    f"no MNIST file on this machine: set {DATA_ENV}=/path/to/mnist.npz, or put mnist.npz in "
+    "Keras' cache (~/.keras/datasets/, where keras.datasets.mnist.load_data() downloads it)"
+)
 
 
 def real_mnist_path() -> Path:
-    """The real MNIST file named by DIGITS_MNIST_PATH; skips the test when it is not set."""
-    value = os.environ.get(DATA_ENV)
-    if not value or not Path(value).is_file():
-        pytest.skip(f"{DATA_ENV} does not name the MNIST file")
-    return Path(value)
+    """The MNIST file the loader reads when given no path: ``$DIGITS_MNIST_PATH`` if set,
+    else Keras' cache. Skips the test only when there is neither (the loader would have to
+    download); fails, with the loader's message, when the variable names no file."""
+    found = data.find_mnist()
+    if found is None:
+        pytest.skip(NO_MNIST)
+    if not found.is_file():
+        try:
+            data.load_mnist()
+        except data.MnistDataError as error:
+            pytest.fail(str(error))
+    return found
 
 
 def write_npz(path: Path, **arrays: np.ndarray) -> Path:
-    """Write arrays to an .npz file and return its path."""
-    np.savez(path, **arrays)
+    """Write arrays to a compressed .npz file and return its path."""
+    np.savez_compressed(path, **arrays)
     return path
+
+
+def fake_mnist_arrays(seed: int = 0) -> dict[str, np.ndarray]:
+    """Generated arrays that pass every structural check of the loader (keys, shapes,
+    uint8, non-blank images, labels 0-9 with MNIST's class counts) but are not MNIST:
+    start from these and break one thing."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for split, counts in (("train", data.TRAIN_CLASS_COUNTS), ("test", data.TEST_CLASS_COUNTS)):
+        labels = np.repeat(np.arange(10, dtype=np.uint8), counts)
+        arrays[f"y_{split}"] = rng.permutation(labels)
+        images = np.zeros((len(labels), 28, 28), np.uint8)
+        images[:, 8:20, 12:16] = 255  # a bar: a "1" in every image
+        arrays[f"x_{split}"] = images
+    return arrays
 
 
 def fake_digits(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
