@@ -276,25 +276,40 @@ def plot_map_rows(
 
 def plot_image_row(
     images: np.ndarray, titles: Sequence[str], title: str = "", cmap: str = "gray_r",
-    columns: int | None = None, symmetric: bool = False,
+    columns: int | None = None, symmetric: bool = False, colorbar: bool = False,
+    colorbar_label: str = "", panel_size: float = 1.3,
 ) -> Figure:
-    """A grid of small images with a title each (filters, feature maps, synthesised digits)."""
+    """A grid of small images with a title each (filters, feature maps, synthesised digits).
+
+    ``symmetric`` centres one colour scale shared by all panels on 0 (for weights);
+    ``colorbar`` shares one scale across all panels (0 to the largest value unless
+    ``symmetric``) and draws a colour bar for it, so panels can be compared.
+    ``panel_size`` is the width of one panel in inches.
+    """
     images = np.asarray(images)
     columns = columns or len(images)
     rows = int(np.ceil(len(images) / columns))
-    size = (1.3 * columns, 1.45 * rows + 0.5)
-    fig, axes = plt.subplots(rows, columns, figsize=size, squeeze=False)
+    size = (panel_size * columns + (1.0 if colorbar else 0.0), (panel_size + 0.15) * rows + 0.5)
+    fig, axes = plt.subplots(rows, columns, figsize=size, squeeze=False,
+                             layout="constrained" if colorbar else None)
+    scale: dict[str, float] = {}
+    if symmetric:
+        limit = float(np.abs(images).max()) or 1.0
+        scale = {"vmin": -limit, "vmax": limit}
+    elif colorbar:
+        scale = {"vmin": min(0.0, float(images.min())), "vmax": float(images.max()) or 1.0}
+    shown = None
     for index, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if index >= len(images):
             continue
-        if symmetric:
-            limit = float(np.abs(images).max()) or 1.0
-            ax.imshow(images[index], cmap=cmap, vmin=-limit, vmax=limit)
-        else:
-            ax.imshow(images[index], cmap=cmap)
+        shown = ax.imshow(images[index], cmap=cmap, **scale)
         ax.set_title(titles[index], fontsize=9)
+    if colorbar and shown is not None:
+        fig.colorbar(shown, ax=axes.ravel().tolist(), shrink=min(1.0, 3.0 / rows + 0.3),
+                     label=colorbar_label)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    if not colorbar:
+        fig.tight_layout()
     return fig
