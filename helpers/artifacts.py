@@ -1,7 +1,9 @@
 """Saving and loading trained models and their training histories (notebooks 03-07).
 
 :func:`load_or_train` lets every notebook run on its own: it loads a model that an
-earlier notebook saved, or trains it with the same recipe when it is absent.
+earlier notebook saved, or trains it with the same recipe when it is absent. In quick
+mode a saved model older than the course's code (any file of ``helpers/``) is trained
+again rather than reused, so a model from an older version never passes for the current one.
 """
 
 from __future__ import annotations
@@ -12,9 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import keras
+import numpy as np
 
-from helpers.config import models_dir
+from helpers.config import is_quick, models_dir
 from helpers.models import INPUT_SHAPE, NUM_CLASSES
+
+CODE_DIR = Path(__file__).resolve().parent
+"""The course's code (the ``helpers`` package): a quick-mode model older than it is stale."""
 
 
 class ModelFileError(RuntimeError):
@@ -48,7 +54,8 @@ def load_model(path: str | Path) -> keras.Model:
     """Load a ``.keras`` file and check that it classifies 28x28x1 images into 10 classes.
 
     Raises :class:`ModelFileError` with a clear message for a missing file, a file that
-    is not a Keras archive, or a model built for other inputs or outputs.
+    is not a Keras archive or cannot be loaded, and a model that does not take one
+    28x28x1 input and give one set of 10 class probabilities (softmax).
     """
     path = Path(path)
     if not path.is_file():
@@ -60,16 +67,50 @@ def load_model(path: str | Path) -> keras.Model:
         )
     try:
         model = keras.models.load_model(path)
-    except Exception as error:
+        inputs, outputs = list(model.inputs), list(model.outputs)
+    except Exception as error:  # anything wrong inside the archive
         raise ModelFileError(f"{path} could not be loaded as a Keras model: {error}") from error
-    input_shape = tuple(model.inputs[0].shape[1:])
-    output_shape = tuple(model.outputs[0].shape[1:])
+    needs = (
+        f"this course needs one input {INPUT_SHAPE} (MNIST images) and one output of "
+        f"{NUM_CLASSES} class probabilities"
+    )
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ModelFileError(
+            f"{path} holds a model with {len(inputs)} inputs and {len(outputs)} outputs; {needs}."
+        )
+    input_shape = tuple(inputs[0].shape[1:])
+    output_shape = tuple(outputs[0].shape[1:])
     if input_shape != INPUT_SHAPE or output_shape != (NUM_CLASSES,):
         raise ModelFileError(
-            f"{path} holds a model for inputs {input_shape} and outputs {output_shape}; "
-            f"this course needs inputs {INPUT_SHAPE} (MNIST images) and {NUM_CLASSES} outputs."
+            f"{path} holds a model for inputs {input_shape} and outputs {output_shape}; {needs}."
+        )
+    probe = np.random.default_rng(0).random((2, *INPUT_SHAPE), dtype=np.float32)
+    try:
+        probabilities = np.asarray(model(probe, training=False), dtype=np.float64)
+    except Exception as error:
+        raise ModelFileError(f"{path} holds a model that fails on an image: {error}") from error
+    if not (
+        np.isfinite(probabilities).all()
+        and probabilities.min() >= 0.0
+        and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-3)
+    ):
+        raise ModelFileError(
+            f"{path} holds a model whose outputs are not probabilities (no softmax at the end, "
+            f"or broken weights); {needs}."
         )
     return model
+
+
+def is_stale(name: str) -> bool:
+    """Whether the saved model ``name`` is older than a file of the course's code."""
+    saved = min(model_path(name).stat().st_mtime, history_path(name).stat().st_mtime)
+    return any(file.stat().st_mtime > saved for file in CODE_DIR.glob("*.py"))
+
+
+def _shown(path: Path) -> str:
+    from helpers import relative_to_repo
+
+    return relative_to_repo(path)
 
 
 def load_or_train(
@@ -78,13 +119,21 @@ def load_or_train(
     """Load model ``name`` and its history if saved for this mode, else call ``train()``.
 
     ``train`` must return the model and its history; both are saved before returning,
-    so the next notebook finds them.
+    so the next notebook finds them. In quick mode a saved model older than any file of
+    ``helpers/`` is trained again (it may come from older code); in full mode the saved
+    (committed) model is always used.
     """
-    if model_path(name).is_file() and history_path(name).is_file():
-        print(f"Loaded {name} from {model_path(name)}")
-        return load_model(model_path(name)), load_history(name)
-    print(f"No saved {name} for this mode: training it now (same recipe as notebook 03).")
+    path = model_path(name)
+    if path.is_file() and history_path(name).is_file():
+        if is_quick() and is_stale(name):
+            print(f"The saved {name} ({_shown(path)}) is older than the course's code "
+                  "(helpers/): training it again with its notebook's recipe.")
+        else:
+            print(f"Loaded {name} from {_shown(path)}")
+            return load_model(path), load_history(name)
+    else:
+        print(f"No saved {name} for this mode: training it now with its notebook's recipe.")
     model, history = train()
-    model.save(model_path(name))
+    model.save(path)
     save_history(history, name)
     return model, history
