@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,25 @@ def test_a_model_from_elsewhere_is_a_one_line_error(bad_files) -> None:
     result = run(str(SAMPLES / "1_plain.png"), "--model", str(bad_files["blank"]))
     assert result.returncode == 2 and result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1 and "Keras" in result.stderr
+
+
+def test_every_image_failing_is_exit_status_1(bad_files) -> None:
+    result = run(str(bad_files["blank"]), str(bad_files["missing"]))
+    assert result.returncode == 1 and result.stdout == ""
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 2 and "blank" in errors[0] and "no such file" in errors[1]
+
+
+def test_a_corrupt_model_archive_is_exit_status_2(tmp_path: Path) -> None:
+    """A real .keras archive whose weights are damaged: one line on stderr, nothing on stdout."""
+    corrupt = tmp_path / "damaged.keras"
+    with zipfile.ZipFile(DEFAULT_MODEL) as original, zipfile.ZipFile(corrupt, "w") as copy:
+        for name in original.namelist():
+            content = original.read(name)
+            if name.endswith(".h5"):
+                content = content[:200] + bytes(len(content) - 200)
+            copy.writestr(name, content)
+    result = run(str(SAMPLES / "1_plain.png"), "--model", str(corrupt))
+    assert result.returncode == 2 and result.stdout == ""
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith(f"error: {corrupt} could not be loaded")
