@@ -147,3 +147,42 @@ def plot_class_counts(counts: dict[str, Sequence[int]], title: str = "Images per
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def plot_padding_and_stride(size: int = 5, kernel: int = 3) -> Figure:
+    """Diagram of a ``kernel`` x ``kernel`` filter on a ``size`` x ``size`` input (notebook 02).
+
+    Three panels: ``padding="valid"`` with stride 1 (the filter stays inside the input),
+    ``padding="same"`` (a ring of zeros lets the filter centre on every pixel, so the
+    output keeps the input's size) and stride 2 (the filter jumps two pixels). Each
+    panel outlines the filter's first positions and prints the output size.
+    """
+    from matplotlib.patches import Rectangle
+
+    pad = kernel // 2
+    settings = [("valid", 1, 0), ("same", 1, pad), ("valid", 2, 0)]
+    colours = ["tab:red", "tab:blue", "tab:green"]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.6))
+    for ax, (padding, stride, ring) in zip(axes, settings, strict=True):
+        full = size + 2 * ring
+        for row in range(full):
+            for col in range(full):
+                inside = ring <= row < ring + size and ring <= col < ring + size
+                ax.add_patch(Rectangle((col, row), 1, 1, facecolor="#dddddd" if inside else "white",
+                                       edgecolor="grey", linestyle="-" if inside else ":"))
+                if not inside:
+                    ax.text(col + 0.5, row + 0.5, "0", ha="center", va="center", color="grey")
+        out = (full - kernel) // stride + 1
+        for index, start in enumerate(range(0, stride * min(out, 3), stride)):
+            ax.add_patch(Rectangle((start + 0.06 * index, 0.06 * index), kernel, kernel, fill=False,
+                                   edgecolor=colours[index], linewidth=2.5))
+        ax.set_xlim(-0.2, full + 0.2)
+        ax.set_ylim(full + 0.2, -0.2)
+        ax.set_aspect("equal")
+        ax.axis("off")
+        ax.set_title(f'padding="{padding}", strides={stride}\n'
+                     f"{size}x{size} input -> {out}x{out} output", fontsize=11)
+    fig.suptitle(f"A {kernel}x{kernel} filter's first positions along the top row "
+                 "(grey: input pixels, 0: padding)")
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    return fig
