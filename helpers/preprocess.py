@@ -54,8 +54,8 @@ def load_grayscale(source: str | Path | Image.Image | np.ndarray) -> np.ndarray:
 
     Transparent pixels are composited onto white paper, so a drawing exported with a
     transparent background reads as ink on paper; images larger than :data:`MAX_SIDE`
-    are reduced. Raises :class:`PreprocessError` for a
-    missing file, a file that is not an image, or an empty image.
+    are reduced. Raises :class:`PreprocessError` for a missing file, a file that is not an
+    image, an image too large for Pillow to open safely, or an empty image.
     """
     if isinstance(source, np.ndarray):
         array = np.asarray(source, dtype=np.float32)
@@ -73,6 +73,8 @@ def load_grayscale(source: str | Path | Image.Image | np.ndarray) -> np.ndarray:
         try:
             image = Image.open(path)
             image.load()
+        except Image.DecompressionBombError as error:  # Pillow refuses > 179 million pixels
+            raise PreprocessError(f"image too large to read safely: {path} ({error})") from error
         except (UnidentifiedImageError, OSError, SyntaxError) as error:
             raise PreprocessError(f"not an image file: {path} ({type(error).__name__})") from error
     if image.width == 0 or image.height == 0:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +45,86 @@ def test_load_grayscale_rejects_missing_and_non_images(tmp_path: Path) -> None:
         preprocess.load_grayscale(tmp_path / "missing.png")
     with pytest.raises(preprocess.PreprocessError, match="not an image"):
         preprocess.load_grayscale(tmp_path / "notes.png")
+
+
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    """A phone photo stored sideways with EXIF orientation 6 ("rotate 90° clockwise to
+    show"): the stored top-left corner is shown at the top right."""
+    stored = np.full((60, 100), 230, np.uint8)  # stored wide: 100 columns, 60 rows
+    stored[:10, :10] = 0  # a mark in the stored top-left corner
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(tmp_path / "sideways.jpg", exif=exif.tobytes(), quality=95)
+    gray = preprocess.load_grayscale(tmp_path / "sideways.jpg")
+    assert gray.shape == (100, 60)  # shown tall
+    assert gray[:8, -8:].mean() < 0.2 and gray[:8, :8].mean() > 0.8
+
+
+def test_a_sideways_photo_of_a_one_becomes_an_upright_one(tmp_path: Path) -> None:
+    stored = np.full((120, 200), 230, np.uint8)
+    stored[50:66, 20:180] = 20  # a "1" lying on its side, as stored by the camera
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(tmp_path / "one.jpg", exif=exif.tobytes(), quality=95)
+    mnist = preprocess.to_mnist(tmp_path / "one.jpg")
+    rows, cols = np.flatnonzero(mnist.any(axis=1)), np.flatnonzero(mnist.any(axis=0))
+    assert len(rows) == 20 and len(cols) <= 6  # upright: tall and thin
+
+
+def test_16_bit_scans_are_read_on_their_own_scale(tmp_path: Path) -> None:
+    page = np.full((80, 80), round(0.9 * 65535), np.uint16)
+    page[15:65, 35:45] = round(0.1 * 65535)
+    Image.fromarray(page).save(tmp_path / "scan16.png")
+    assert Image.open(tmp_path / "scan16.png").mode.startswith("I")
+    gray = preprocess.load_grayscale(tmp_path / "scan16.png")
+    assert gray[0, 0] == pytest.approx(0.9, abs=1e-3)
+    assert gray[40, 40] == pytest.approx(0.1, abs=1e-3)
+    mnist = preprocess.to_mnist(tmp_path / "scan16.png")
+    assert len(np.flatnonzero(mnist.any(axis=1))) == 20 and mnist.max() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("suffix", ["png", "gif"])
+def test_transparent_palette_background_is_paper(tmp_path: Path, suffix: str) -> None:
+    """A palette image (GIF, or PNG from a drawing program) whose background index is
+    transparent black and whose ink is opaque black: read as black ink on white paper."""
+    indices = np.zeros((80, 80), np.uint8)
+    indices[15:65, 35:45] = 1
+    image = Image.fromarray(indices, "P")
+    image.putpalette([0, 0, 0, 0, 0, 0] + [0, 0, 0] * 254)  # both colours black
+    image.save(tmp_path / f"drawing.{suffix}", transparency=0)
+    gray = preprocess.load_grayscale(tmp_path / f"drawing.{suffix}")
+    assert gray[0, 0] == pytest.approx(1.0) and gray[40, 40] == pytest.approx(0.0)
+    mnist = preprocess.to_mnist(tmp_path / f"drawing.{suffix}")
+    assert mnist[14, 14] == pytest.approx(1.0) and mnist[0, 0] == 0.0
+
+
+def test_oversized_images_are_reduced_first(tmp_path: Path) -> None:
+    photo = np.full((3000, 4000), 220, np.uint8)  # a 12-megapixel photo
+    photo[800:2200, 1850:2050] = 30
+    Image.fromarray(photo).save(tmp_path / "photo.jpg", quality=90)
+    gray = preprocess.load_grayscale(tmp_path / "photo.jpg")
+    assert gray.shape == (750, 1000)  # longer side reduced to MAX_SIDE
+    mnist = preprocess.to_mnist(tmp_path / "photo.jpg")
+    row, col = preprocess.centre_of_mass(mnist)
+    assert abs(row - 14.0) <= 0.5 and abs(col - 14.0) <= 0.5
+
+
+def png_header_only(path: Path, width: int, height: int) -> Path:
+    """A 100-byte PNG that declares ``width`` x ``height`` pixels (a decompression bomb)."""
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(bytes(width + 1))) + chunk(b"IEND", b""))
+    return path
+
+
+def test_images_too_large_to_open_safely_are_refused(tmp_path: Path) -> None:
+    bomb = png_header_only(tmp_path / "bomb.png", 20000, 20000)
+    with pytest.raises(preprocess.PreprocessError, match="too large"):
+        preprocess.to_mnist(bomb)
 
 
 def test_polarity_is_detected_both_ways() -> None:
