@@ -11,7 +11,8 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import artifacts, models, training
+from helpers import artifacts, augmentation, models, training
+from helpers.config import REPO_ROOT
 from helpers.data import Splits
 from tests.helpers_for_tests import fake_digits
 
@@ -51,6 +52,116 @@ def test_fit_with_checkpoint_saves_model_and_history(scratch):
     assert artifacts.model_path("tiny").is_file()
     assert artifacts.load_history("tiny")["loss"] == pytest.approx(history["loss"])
     assert 1 <= training.best_epoch(history) <= 2
+
+
+def learnable_digits(count: int, seed: int = 0,
+                     noise: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy images whose class is a bright 4x4 square at one of ten positions."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(count) % 10
+    images = rng.random((count, 28, 28, 1), dtype=np.float32) * noise
+    for index, label in enumerate(labels):
+        row, column = 2 + 12 * (label // 5), 2 + 5 * (label % 5)
+        images[index, row:row + 4, column:column + 4, 0] = 1.0
+    return images, labels
+
+
+class _WeightsPerEpoch(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append([w.copy() for w in self.model.get_weights()])
+
+
+def test_checkpoint_restores_the_best_epochs_weights_not_the_last(scratch, monkeypatch):
+    x, y = learnable_digits(200)
+    splits = Splits(x[:160], y[:160], x[160:], y[160:], x[:10], y[:10])
+    # A rate that is sensible for the first epoch's 10 steps and absurd afterwards, so the
+    # network learns, then wrecks itself: the best epoch is the first, not the last.
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay([10], [0.05, 50.0])
+    model = models.build_original_cnn()
+    model.compile(optimizer=keras.optimizers.SGD(schedule), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    recorder = _WeightsPerEpoch()
+    original_fit = model.fit
+    monkeypatch.setattr(model, "fit", lambda *a, **k: original_fit(
+        *a, **{**k, "callbacks": k["callbacks"] + [recorder]}))
+    history = training.fit_with_checkpoint(model, splits, "best_epoch", epochs=3, batch_size=16,
+                                           verbose=0)
+    best = training.best_epoch(history)
+    assert best < 3 and history["val_accuracy"][best - 1] > history["val_accuracy"][-1]
+    for kept, recorded in zip(model.get_weights(), recorder.weights[best - 1], strict=True):
+        np.testing.assert_array_equal(kept, recorded)
+    saved = keras.models.load_model(artifacts.model_path("best_epoch"))
+    for kept, recorded in zip(saved.get_weights(), recorder.weights[best - 1], strict=True):
+        np.testing.assert_array_equal(kept, recorded)
+
+
+def test_one_cycle_schedule_warms_up_to_the_peak_then_decays_to_zero():
+    schedule = training.one_cycle_schedule(0.01, total_steps=100, warmup_fraction=0.2)
+    rate = [float(schedule(step)) for step in range(101)]
+    assert rate[0] == pytest.approx(0.01 / 25)
+    assert max(rate) == pytest.approx(0.01) and int(np.argmax(rate)) == 20
+    assert all(a < b for a, b in zip(rate[:20], rate[1:21], strict=True))  # warm-up
+    assert all(a >= b for a, b in zip(rate[20:-1], rate[21:], strict=True))  # then never up
+    assert rate[100] == pytest.approx(0.0, abs=1e-9)
+    assert rate[60] == pytest.approx(0.005, rel=1e-3)  # cosine: half the peak half-way down
+
+
+def test_ema_momentum_averages_over_the_last_tenth():
+    assert training.ema_momentum(1000) == pytest.approx(0.99)
+    assert training.ema_momentum(36 * 215) == pytest.approx(0.99871, abs=1e-5)
+    assert training.ema_momentum(5) == 0.0
+
+
+def test_wider_cnn_layers_and_parameters():
+    model = models.build_wider_cnn()
+    # conv1 5*5*32+32, conv2 5*5*32*64+64, hidden 4*4*64*256+256, output 256*10+10
+    assert model.count_params() == 832 + 51_264 + 262_400 + 2_570 == 317_066
+    assert model.get_layer("dropout").rate == 0.3
+    with_bn = models.build_wider_cnn(batch_norm_momentum=0.9)
+    assert with_bn.get_layer("bn1").momentum == 0.9
+    assert not with_bn.get_layer("conv1").use_bias
+
+
+def test_compile_best_cnn_uses_label_smoothing_and_weight_averaging():
+    recipe = training.best_recipe()
+    model = training.compile_best_cnn(models.build_wider_cnn(), recipe, total_steps=1000)
+    assert model.optimizer.use_ema and model.optimizer.ema_momentum == pytest.approx(0.99)
+    assert model.loss.get_config()["label_smoothing"] == pytest.approx(0.1)
+    assert float(model.optimizer.learning_rate) == pytest.approx(3e-3 / 25)  # step 0
+    assert recipe.peak_learning_rate == 3e-3 and recipe.warmup_fraction == 0.15
+
+
+def test_random_affine_with_no_range_leaves_images_unchanged():
+    x, _ = learnable_digits(4)
+    same = augmentation.random_affine(x, max_degrees=0.0, max_scale=0.0, max_shift=0.0)
+    np.testing.assert_allclose(np.asarray(same), x, atol=1e-5)
+
+
+def test_random_affine_moves_a_digit_by_at_most_its_range_and_varies_per_image():
+    images = np.zeros((64, 28, 28, 1), "float32")
+    images[:, 12:16, 12:16, 0] = 1.0  # a centred square
+    moved = np.asarray(augmentation.random_affine(images, max_degrees=0.0, max_scale=0.0,
+                                                  max_shift=2.5))
+    rows, columns = np.arange(28)[None, :, None], np.arange(28)[None, None, :]
+    mass = moved[..., 0].sum(axis=(1, 2))
+    centre_row = (moved[..., 0] * rows).sum(axis=(1, 2)) / mass
+    centre_column = (moved[..., 0] * columns).sum(axis=(1, 2)) / mass
+    assert np.all(np.abs(centre_row - 13.5) <= 2.5 + 1e-3)
+    assert np.all(np.abs(centre_column - 13.5) <= 2.5 + 1e-3)
+    assert np.std(centre_row) > 0.5 and np.std(centre_column) > 0.5  # a new shift per image
+    np.testing.assert_allclose(mass, 16.0, rtol=0.02)  # a shift keeps the ink
+
+
+def test_one_affine_resampling_blurs_less_than_three_chained_layers():
+    x, _ = learnable_digits(200, noise=0.0)
+    keras.utils.set_random_seed(0)
+    once = np.asarray(augmentation.random_affine(x))
+    chained = np.asarray(augmentation.chained_random_layers()(x, training=True))
+    full_ink = lambda images: (images > 0.9).sum() / (images > 0.1).sum()  # noqa: E731
+    assert full_ink(once) > full_ink(chained) + 0.05
 
 
 def test_best_epoch_picks_earliest_maximum():
@@ -103,6 +214,6 @@ def test_two_runs_in_separate_processes_give_identical_weights(tmp_path):
     outputs = []
     for run in range(2):
         result = subprocess.run([sys.executable, "-c", script, str(tmp_path / str(run))],
-                                capture_output=True, text=True, check=True)
+                                capture_output=True, text=True, check=True, cwd=REPO_ROOT)
         outputs.append(json.loads(result.stdout.strip().splitlines()[-1]))
     assert outputs[0] == outputs[1]
