@@ -4,11 +4,12 @@ Modules: ``config`` (paths, seed, quick/full mode), ``data`` (loading and checki
 MNIST), ``models`` (functional-API builders), ``training``, ``artifacts`` (saving
 and loading models), ``plots``, ``analysis``.
 
-Importing this package imports TensorFlow quietly: TensorFlow's C++ start-up lines
-(an absl warning, oneDNN, CPU-feature and CUDA-stub notices, "failed call to cuInit"
-on a machine without a GPU) are written to the process's stderr before any Python
-setting can filter them, so the import and the first device query run with stderr
-pointed at the null device. Notebooks therefore ``import helpers`` before ``keras``.
+Importing this package makes the later import of TensorFlow quiet: TensorFlow's C++
+start-up lines (an absl warning, oneDNN, CPU-feature and CUDA-stub notices, "failed call
+to cuInit" on a machine without a GPU) are written to the process's stderr before any
+Python setting can filter them, so TensorFlow's import and its first device query run
+with stderr pointed at the null device. Notebooks therefore ``import helpers`` before
+``keras``; ``import helpers`` itself does not import TensorFlow.
 Set the environment variable ``DIGITS_TF_LOGS=1`` before starting Python (or the
 Jupyter kernel) to see those lines again; then ``TF_CPP_MIN_LOG_LEVEL`` (0 shows all)
 chooses how much TensorFlow logs afterwards.
@@ -16,8 +17,14 @@ chooses how much TensorFlow logs afterwards.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
+import importlib.util
 import os
 import sys
+from collections.abc import Iterator
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 
 TF_LOGS_ENV = "DIGITS_TF_LOGS"
 """Set to 1 to keep TensorFlow's start-up log lines (hidden by default)."""
@@ -27,9 +34,56 @@ def _show_tf_logs() -> bool:
     return os.environ.get(TF_LOGS_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow and list its devices with file descriptor 2 sent to the null device.
+@contextlib.contextmanager
+def _stderr_to_null() -> Iterator[None]:
+    """Point file descriptor 2 (the process's stderr, where C++ logs go) at the null device."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
+
+class _QuietLoader(importlib.abc.Loader):
+    """Runs TensorFlow's own loader with stderr silenced, then lists the devices (the CUDA
+    probe that logs "failed call to cuInit" on a machine without a GPU)."""
+
+    def __init__(self, loader: importlib.abc.Loader) -> None:
+        self.loader = loader
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        with _stderr_to_null():
+            self.loader.exec_module(module)
+            module.config.list_physical_devices()
+
+
+class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):
+    """Finds ``tensorflow`` once, through the other finders, and gives it a quiet loader."""
+
+    def find_spec(self, fullname: str, path=None, target=None) -> ModuleSpec | None:
+        if fullname != "tensorflow":
+            return None
+        sys.meta_path.remove(self)  # one import only, and no recursion
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+def _import_tensorflow_quietly() -> None:
+    """Make the first import of TensorFlow (by Keras or directly) quiet, without importing it.
+
+    TensorFlow is imported only when a notebook or module asks for it, so ``import helpers``
+    stays fast (the command ``python -m helpers.predict --help`` needs no TensorFlow).
     Only the start-up is silenced: once absl's logging is initialised,
     ``TF_CPP_MIN_LOG_LEVEL`` (2 here: warnings and info hidden, errors shown) applies to
     everything TensorFlow logs later. Python errors raised by the import still propagate.
@@ -37,19 +91,8 @@ def _import_tensorflow_quietly() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if _show_tf_logs() or "tensorflow" in sys.modules:
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, 2)
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()  # the CUDA probe ("cuInit") logs here
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(null)
+    if not any(isinstance(finder, _QuietTensorFlowFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlowFinder())
 
 
 _import_tensorflow_quietly()
