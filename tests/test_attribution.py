@@ -20,11 +20,19 @@ for the committed full model (200 digits, notebook 05 section 5). Saliency (+0.7
 SmoothGrad (+0.80), whose maps mostly show the digit's outline, would fail this bar."""
 
 
+INK_TO_BACKGROUND = {"saliency": 8.0, "smoothgrad": 3.5}
+"""Smallest median ratio, over the 32 digits, of a map's mean value on ink pixels (> 0.5) to
+its mean on background pixels (0) for the trained quick-mode model. Measured: saliency 14,
+SmoothGrad 6.7; the same maps of the fully randomised model: 5.6 and 1.6, and the trained
+saliency maps paired with the wrong digits: 3.5."""
+
+
 @pytest.fixture(scope="module")
 def trained():
-    """The quick-mode trained model and 32 test digits it classifies correctly."""
+    """The quick-mode trained model (seeded) and 32 test digits it classifies correctly."""
     mnist = data.load_mnist(real_mnist_path())
     splits = data.make_splits(mnist, train_size=config.QUICK_TRAIN_SIZE)
+    config.set_seed()
     model, _ = artifacts.load_or_train(
         training.ORIGINAL_CNN, lambda: training.train_original_cnn(splits, verbose=0)
     )
@@ -33,8 +41,13 @@ def trained():
     return model, splits.x_test[correct], splits.y_test[correct]
 
 
-def test_quick_mode_is_on():
-    assert config.is_quick(), "the root conftest.py must switch quick mode on"
+def ink_to_background(maps: np.ndarray, images: np.ndarray) -> np.ndarray:
+    """Per image: the map's mean on ink pixels divided by its mean on background pixels."""
+    images = images.reshape(maps.shape)
+    return np.array([
+        m[image > 0.5].mean() / max(m[image == 0].mean(), 1e-6)
+        for m, image in zip(maps, images, strict=True)
+    ])
 
 
 @pytest.mark.parametrize(
@@ -47,14 +60,30 @@ def test_quick_mode_is_on():
     ],
     ids=["saliency", "smoothgrad", "gradcam", "gradcam++"],
 )
-def test_maps_match_input_and_are_normalised(trained, method):
+def test_maps_match_the_input(trained, method):
     model, images, labels = trained
     maps = method(model, images[:6], labels[:6])
     assert maps.shape == (6, 28, 28) and maps.dtype == np.float32
     assert np.isfinite(maps).all()
-    assert maps.min() >= 0.0 and maps.max() <= 1.0
-    np.testing.assert_allclose(maps.max(axis=(1, 2)), 1.0, atol=1e-6)
-    np.testing.assert_allclose(maps.min(axis=(1, 2)), 0.0, atol=1e-6)
+    assert (maps.max(axis=(1, 2)) > maps.min(axis=(1, 2))).all()  # not blank
+
+
+@pytest.mark.parametrize("smooth_samples", [0, 8], ids=["saliency", "smoothgrad"])
+def test_gradient_maps_of_the_trained_model_weigh_ink_over_background(trained, smooth_samples):
+    """A trained model's gradient maps put far more mass per pixel on the digit's ink than on
+    the empty background, and it is this digit's ink: the same maps laid over other digits,
+    or computed for the randomised model, fall below the bar."""
+    model, images, labels = trained
+    name = "smoothgrad" if smooth_samples else "saliency"
+    maps = attribution.saliency_maps(model, images, labels, smooth_samples=smooth_samples)
+    ratios = ink_to_background(maps, images)
+    assert np.median(ratios) > INK_TO_BACKGROUND[name], ratios.round(1)
+    assert ratios.min() > 2.0, ratios.round(1)
+    misaligned = ink_to_background(maps, np.roll(images, 1, axis=0))
+    assert np.median(misaligned) < INK_TO_BACKGROUND[name]
+    randomised = attribution.saliency_maps(
+        attribution.randomised_copy(model), images, labels, smooth_samples=smooth_samples)
+    assert np.median(ink_to_background(randomised, images)) < INK_TO_BACKGROUND[name]
 
 
 def test_one_class_for_all_images_is_broadcast(trained):
@@ -107,12 +136,20 @@ def test_filters_feature_maps_and_embeddings(trained):
     assert attribution.embeddings(model, images[:5]).shape == (5, 1600)
 
 
-def test_activation_maximization_returns_images(trained):
+def test_activation_maximization_raises_the_target_class_probability(trained):
+    """Each synthesised image is classified as its target class, with a probability far above
+    the one the model gives that class for the faint noise the synthesis starts from."""
     model, _, _ = trained
-    synthesised = attribution.activation_maximization(model, classes=[3, 8], steps=5)
-    assert synthesised.shape == (2, 28, 28)
-    assert np.isfinite(synthesised).all()
-    assert synthesised.min() >= 0.0 and synthesised.max() <= 1.0
+    targets = [0, 3, 8]
+    synthesised = attribution.activation_maximization(model, classes=targets, steps=10)
+    assert synthesised.shape == (3, 28, 28) and np.isfinite(synthesised).all()
+    after = model.predict(synthesised[..., np.newaxis], verbose=0)
+    noise = np.random.default_rng(1).uniform(0.0, 0.1, (3, 28, 28, 1)).astype("float32")
+    before = model.predict(noise, verbose=0)
+    assert after.argmax(axis=1).tolist() == targets
+    for row, target in enumerate(targets):
+        assert after[row, target] > 0.5 and after[row, target] > 3 * before[row, target], (
+            after[row, target], before[row, target])
 
 
 def test_sanity_check_gradcam_depends_on_learned_weights(trained):
