@@ -41,6 +41,18 @@ def test_default_model_is_committed() -> None:
 def test_help_is_quick_and_does_not_need_tensorflow() -> None:
     result = run("--help")
     assert result.returncode == 0 and "--json" in result.stdout and "--model" in result.stdout
+    script = (
+        "import runpy, sys\n"
+        "sys.argv = ['predict', '--help']\n"
+        "try:\n"
+        "    runpy.run_module('helpers.predict', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    imported = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              cwd=REPO_ROOT, timeout=120)
+    assert imported.stdout.strip().splitlines()[-1] == "False False", imported.stderr[-2000:]
 
 
 def test_json_lines_for_good_images_only_on_stdout() -> None:

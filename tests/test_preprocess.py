@@ -210,6 +210,37 @@ def test_rasterise_strokes_draws_dark_ink_on_white() -> None:
     assert (drawing.rasterise_strokes([]) == 255).all()
 
 
+def ring_digit() -> np.ndarray:
+    """A generated MNIST-like "0": a white ring on black, 28x28 uint8."""
+    yy, xx = np.mgrid[:28, :28]
+    distance = np.hypot(yy - 14, xx - 14)
+    return np.where(np.abs(distance - 7) < 1.5, 255, 0).astype(np.uint8)
+
+
+def printed(variant: str, seed: int = 3) -> np.ndarray:
+    page = drawing.render_on_paper(ring_digit(), np.random.default_rng(seed), jpeg=False,
+                                   variant=variant)
+    return np.asarray(page.convert("L"), dtype=np.float32) / 255.0
+
+
+def test_print_variants_change_the_strokes_as_named() -> None:
+    """Same seed, same page: "thin" has less ink than "plain", "thick" more, "blurred" is
+    smoother; every variant still reads as a centred digit."""
+    pages = {variant: printed(variant) for variant in drawing.VARIANTS}
+    plain = pages["plain"]
+    dark = (np.median(plain) + plain.min()) / 2  # halfway from the ink to the paper
+    area = {variant: int((pages[variant] < dark).sum()) for variant in ("thin", "plain", "thick")}
+    assert area["thin"] < 0.8 * area["plain"] and area["thick"] > 1.2 * area["plain"], area
+    roughness = {v: np.abs(np.diff(pages[v], axis=1)).mean() for v in ("plain", "blurred")}
+    assert roughness["blurred"] < 0.7 * roughness["plain"], roughness
+    for variant, page in pages.items():
+        mnist = preprocess.to_mnist(page)
+        row, col = preprocess.centre_of_mass(mnist)
+        assert abs(row - 14) <= 0.5 and abs(col - 14) <= 0.5, variant
+    with pytest.raises(ValueError, match="unknown variant"):
+        drawing.render_on_paper(ring_digit(), np.random.default_rng(0), variant="smudged")
+
+
 def test_committed_samples_are_small_and_labelled() -> None:
     assert len(SAMPLES) >= 20
     assert sum(path.stat().st_size for path in SAMPLES) < 300_000
