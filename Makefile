@@ -20,7 +20,8 @@ help:
 	@echo "make course   run every notebook in full mode (rewrites outputs, figures/, models/)"
 	@echo "make test     run the test suite in quick mode (unit tests + notebooks with nbval)"
 	@echo "make benchmark  train the keras-io reference and the course models; write results/benchmark.{json,md}"
-	@echo "make site     build the course website into site/_build/html (offline, notebooks not executed)"
+	@echo "make site     build the course website into site/_build/html (notebooks not executed; the first"
+	@echo "              build installs the drawing demo's runtime with npm ci)"
 	@echo "make lint     ruff over helpers/ and tests/"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -50,6 +51,8 @@ lint: env
 	$(PY) -m ruff check helpers tests conftest.py
 
 # The course website, built from the committed notebooks (never executed), in site/_build/html.
+# site/build.py runs `npm ci` first when node_modules/ lacks the drawing demo's runtime
+# (onnxruntime-web, pinned in package-lock.json) and copies the files the demo needs.
 site: env
 	$(PY) site/build.py
 

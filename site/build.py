@@ -4,13 +4,21 @@
 
 Jupyter Book 1.x (Sphinx, sphinx-book-theme) renders every notebook with the outputs of its
 last full run; nothing is executed (``execute_notebooks: "off"`` in site/_config.yml), so the
-build takes seconds and needs no network. The HTML lands in OUTPUT_DIR/_build/html
-(default: site/_build/html, not committed). tests/test_site.py builds into a temporary
-folder and checks every page in Chromium.
+build takes seconds. The HTML lands in OUTPUT_DIR/_build/html (default: site/_build/html,
+not committed). tests/test_site.py builds into a temporary folder and checks every page in
+Chromium.
+
+The drawing demo (site/demo.md) runs the model in the browser with onnxruntime-web, an npm
+package pinned in package.json and package-lock.json. When node_modules/ lacks it, this script
+runs `npm ci` first (the only step that needs the network, once); without npm the site is
+still built and the demo page says that it cannot run.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,10 +42,43 @@ def build_arguments(output_dir: Path) -> list[str]:
     ]
 
 
+RUNTIME_PACKAGE = "node_modules/onnxruntime-web"
+
+
+def _version(package_json: Path) -> str | None:
+    if not package_json.is_file():
+        return None
+    return json.loads(package_json.read_text(encoding="utf-8")).get("version")
+
+
+def ensure_browser_runtime(root: Path = REPO_ROOT) -> bool:
+    """Install onnxruntime-web with `npm ci` (exact versions from package-lock.json) when
+    node_modules/ lacks it or holds another version; return whether it is installed."""
+    marker = root / RUNTIME_PACKAGE / "package.json"
+    lock = json.loads((root / "package-lock.json").read_text(encoding="utf-8"))
+    wanted = lock["packages"][RUNTIME_PACKAGE]["version"]
+    if _version(marker) == wanted:
+        return True
+    npm = shutil.which("npm")
+    if npm is None:
+        print("warning: npm not found, so the drawing demo's runtime (onnxruntime-web) is not "
+              "installed; install Node.js (with npm) and run `make site` again", file=sys.stderr)
+        return False
+    print("Installing the drawing demo's runtime: npm ci (package-lock.json)")
+    result = subprocess.run(
+        [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=root, check=False
+    )
+    if result.returncode != 0 or _version(marker) != wanted:
+        print("warning: `npm ci` failed; the drawing demo will not run", file=sys.stderr)
+        return False
+    return True
+
+
 def main(argv: list[str]) -> int:
     """Build the site into argv[0] (default site/) and print where it is and how long it took."""
     output_dir = Path(argv[0]).resolve() if argv else SITE_DIR
     start = time.perf_counter()
+    ensure_browser_runtime()
     try:
         jupyter_book(build_arguments(output_dir), standalone_mode=False)
     except SystemExit as stop:  # jupyter-book exits with a status on failure

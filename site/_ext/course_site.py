@@ -12,14 +12,26 @@ extension pastes the README into the landing page with its links rewritten:
 
 It also drops sphinx-thebe's scripts from every page: the site runs no code, and those scripts
 name a URL outside the site (and are emitted twice, a script error in the browser).
+
+Finally it puts the drawing demo's files into the built site (``_static/demo/``, see
+site/demo.md): the page's own script and style (site/demo/), the model
+(``models/best_cnn.onnx``, written by notebook 09) and the few files of onnxruntime-web it
+needs, from ``node_modules/`` (``npm ci``; site/build.py runs it when they are absent), with a
+``manifest.json`` that tells the page what it got. Without the runtime the page says so
+instead of loading anything.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from pathlib import Path
 
 from sphinx.application import Sphinx
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
 
 README_MARKER = "<!-- README -->"
 LANDING_DOCNAME = "site/intro"
@@ -69,8 +81,67 @@ def _drop_thebe(app: Sphinx, pagename: str, templatename: str, context: dict, do
         ]
 
 
+DEMO_SOURCES = "site/demo"
+"""The demo page's own script and style, relative to the book root (the repository)."""
+DEMO_MODEL = "models/best_cnn.onnx"
+RUNTIME_PACKAGE = "node_modules/onnxruntime-web"
+RUNTIME_FILES = (
+    "ort.wasm.min.js",  # the runtime's JavaScript API, WebAssembly backend only (50 KB)
+    "ort.wasm.min.js.map",  # its source map, so that a browser's developer tools find it here
+    "ort-wasm-simd-threaded.mjs",  # the loader of the WebAssembly module
+    "ort-wasm-simd-threaded.wasm",  # ONNX Runtime compiled to WebAssembly (about 14 MB)
+)
+
+
+def runtime_version(root: Path) -> str | None:
+    """Version of the installed onnxruntime-web, or None when it is not installed."""
+    package = root / RUNTIME_PACKAGE / "package.json"
+    if not package.is_file():
+        return None
+    return json.loads(package.read_text(encoding="utf-8"))["version"]
+
+
+def copy_demo_files(root: Path, target: Path) -> dict[str, object]:
+    """Copy the demo's files from the repository ``root`` into ``target`` (``_static/demo``)
+    and write ``manifest.json``; return the manifest. ``runtime`` is None in it when
+    onnxruntime-web is not installed, and the page then explains that it cannot run."""
+    target.mkdir(parents=True, exist_ok=True)
+    for source in sorted((root / DEMO_SOURCES).glob("*.[jc]s*")):
+        shutil.copy2(source, target / source.name)
+    model = root / DEMO_MODEL
+    if model.is_file():
+        shutil.copy2(model, target / model.name)
+    version = runtime_version(root)
+    dist = root / RUNTIME_PACKAGE / "dist"
+    available = version is not None and all((dist / name).is_file() for name in RUNTIME_FILES)
+    if available:
+        for name in RUNTIME_FILES:
+            shutil.copy2(dist / name, target / name)
+    manifest = {
+        "model": model.name if model.is_file() else None,
+        "model_bytes": model.stat().st_size if model.is_file() else 0,
+        "runtime": RUNTIME_FILES[0] if available and model.is_file() else None,
+        "runtime_version": version,
+    }
+    (target / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def _copy_demo(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    manifest = copy_demo_files(Path(app.srcdir), Path(app.outdir) / "_static" / "demo")
+    if manifest["model"] is None:
+        logger.warning("drawing demo: %s not found (run notebook 09 in full mode)", DEMO_MODEL)
+    elif manifest["runtime"] is None:
+        logger.warning("drawing demo: onnxruntime-web is not installed (run `npm ci`); "
+                       "the demo page will say that it cannot run")
+
+
 def setup(app: Sphinx) -> dict[str, object]:
-    """Register the README paste on the landing page and the removal of thebe's scripts."""
+    """Register the README paste on the landing page, the removal of thebe's scripts and the
+    copying of the drawing demo's files."""
     app.connect("source-read", _paste_readme)
     app.connect("html-page-context", _drop_thebe)
+    app.connect("build-finished", _copy_demo)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
