@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import report, test_record
 from helpers.config import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text()
@@ -81,36 +82,36 @@ def test_readme_reports_the_committed_test_accuracy_of_notebook_04():
     )
 
 
-def test_readme_ladder_matches_notebook_06():
-    output = notebook_text_outputs(REPO_ROOT / "notebooks" / "06_improving_the_model.ipynb")
-    rungs = re.findall(r"^(\d) ([^:]+): test accuracy (\d+\.\d+)% \((\d+) errors\)", output, re.M)
-    assert len(rungs) == 7, "notebook 06 reports seven rungs"
-    for number, _name, accuracy, errors in rungs:
-        row = re.search(rf"^\| [^|]+ \| {number} [^\n]*$", README, re.M)
-        assert row, f"README's results table lacks rung {number}"
-        assert re.search(rf"\| \**{accuracy}%\** \| {errors} \|$", row.group(0)), (
-            f"README rung {number} should read {accuracy}% and {errors} errors: {row.group(0)}"
-        )
+def test_readme_generated_tables_match_the_committed_outputs():
+    """The results table (from notebook 06's outputs and the benchmark) and the benchmark
+    section (results/benchmark.md) are what ``python -m helpers.report --write`` writes."""
+    assert report.generated_readme(README) == README, (
+        "README's generated tables differ from the committed outputs: "
+        "run `python -m helpers.report --write`")
 
 
-def test_readme_benchmark_table_is_the_committed_benchmark_output():
-    table = (REPO_ROOT / "results" / "benchmark.md").read_text().strip()
-    start, end = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
-    assert README.index(start) < README.index(end)
-    shown = README[README.index(start) + len(start):README.index(end)].strip()
-    assert shown == table, "README's benchmark table differs from results/benchmark.md"
+def test_notebook_06_reports_every_rung_with_its_seeds():
+    runs = report.ladder_runs()
+    per_rung = {}
+    for run in runs:
+        per_rung.setdefault(run["rung"], []).append(run["seed"])
+    assert len(per_rung) >= 8, f"notebook 06 reports {len(per_rung)} rungs"
+    compared = [seeds for rung, seeds in per_rung.items() if rung[0] in "24567"]
+    assert compared and all(len(seeds) >= 3 for seeds in compared), per_rung
+
+
+def test_committed_benchmark_is_a_full_run_with_five_seeds_per_speed_recipe():
     results = json.loads((REPO_ROOT / "results" / "benchmark.json").read_text())
     assert not results["quick"], "the committed benchmark must come from a full run"
-    assert len(results["speed_rungs"]) == 6 and results["ensemble"]["members"] >= 3
+    assert [entry["target"] for entry in results["speed_summary"]] == [0.99, 0.995]
+    assert all(len(entry["seeds"]) == 5 for entry in results["speed_summary"])
+    assert len(results["speed_rungs"]) == 10 and results["ensemble"]["members"] >= 3
 
 
-def test_readme_results_table_reports_the_benchmark_ensemble():
-    ensemble = json.loads((REPO_ROOT / "results" / "benchmark.json").read_text())["ensemble"]
-    accuracy = f"{100 * ensemble['test_accuracy']:.2f}%"
-    errors = round(10_000 * (1 - ensemble["test_accuracy"]))
-    row = re.search(rf"^\| benchmark \| ensemble of {ensemble['members']} fast CNNs[^\n]*$",
-                    README, re.M)
-    assert row, "README's results table lacks the benchmark's ensemble"
-    assert re.search(rf"\| \**{re.escape(accuracy)}\** \| {errors} \|$", row.group(0)), (
-        f"README's ensemble row should read {accuracy} and {errors} errors: {row.group(0)}"
-    )
+def test_every_benchmark_reading_of_the_test_set_is_recorded():
+    results = json.loads((REPO_ROOT / "results" / "benchmark.json").read_text())
+    rows = test_record.read_record(REPO_ROOT / "results" / test_record.FILE_NAME)
+    recorded = {(row["source"], int(row["seed"]), row["test_accuracy"]) for row in rows}
+    runs = results["speed_rungs"] + results["models"] + results["ensemble"]["member_records"]
+    for run in runs:
+        assert ("benchmark", run["seed"], f"{run['test_accuracy']:.4f}") in recorded, run
