@@ -206,6 +206,19 @@ def browser():
         chromium.close()
 
 
+def guarded_page(browser, base: str, problems: list[str]):
+    """A new page in a fresh context; any request outside ``base`` is aborted and reported
+    in ``problems``. Returns the context (to close) and the page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+
+    def outside(route) -> None:
+        problems.append(f"request outside the site: {route.request.url}")
+        route.abort()
+
+    context.route(re.compile(r"^(?!" + re.escape(base) + r"/).*"), outside)
+    return context, context.new_page()
+
+
 def test_site_builds(site) -> None:
     """The site builds (no time limit: the first build also installs the demo's runtime with
     npm, and a busy machine is slow; the seconds go to scratch/site/summary.json)."""
@@ -263,14 +276,7 @@ def test_every_page_in_chromium(site, browser) -> None:
     problems: list[str] = []
     links: dict[str, str] = {}  # internal link -> a page it appears on
     images = 0
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-
-    def outside(route) -> None:
-        problems.append(f"request outside the site: {route.request.url}")
-        route.abort()
-
-    context.route(re.compile(r"^(?!" + re.escape(base) + r"/).*"), outside)
-    page = context.new_page()
+    context, page = guarded_page(browser, base, problems)
     current = {"url": ""}
     page.on("console", lambda message: message.type == "error" and problems.append(
         f"{current['url']}: console error: {message.text}"))
@@ -456,14 +462,7 @@ def test_demo_classifies_like_keras(site, browser) -> None:
 
     problems: list[str] = []
     requests: list[str] = []
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-
-    def outside(route) -> None:
-        problems.append(f"request outside the site: {route.request.url}")
-        route.abort()
-
-    context.route(re.compile(r"^(?!" + re.escape(base) + r"/).*"), outside)
-    page = context.new_page()
+    context, page = guarded_page(browser, base, problems)
     page.on("request", lambda request: requests.append(request.url))
     page.on("console", lambda message: message.type == "error" and problems.append(
         f"console error: {message.text}"))
