@@ -206,9 +206,10 @@ def browser():
         chromium.close()
 
 
-def guarded_page(browser, base: str, problems: list[str]):
-    """A new page in a fresh context; any request outside ``base`` is aborted and reported
-    in ``problems``. Returns the context (to close) and the page."""
+def guarded_page(browser, base: str, problems: list[str], where=lambda: ""):
+    """A new page in a fresh context. Any request outside ``base`` is aborted and reported
+    in ``problems``, and so are console errors, script errors, failed requests and HTTP
+    errors, each prefixed by ``where()``. Returns the context (to close) and the page."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
 
     def outside(route) -> None:
@@ -216,7 +217,15 @@ def guarded_page(browser, base: str, problems: list[str]):
         route.abort()
 
     context.route(re.compile(r"^(?!" + re.escape(base) + r"/).*"), outside)
-    return context, context.new_page()
+    page = context.new_page()
+    page.on("console", lambda message: message.type == "error" and problems.append(
+        f"{where()}console error: {message.text}"))
+    page.on("pageerror", lambda error: problems.append(f"{where()}script error: {error}"))
+    page.on("requestfailed", lambda request: problems.append(
+        f"{where()}request failed: {request.url} ({request.failure})"))
+    page.on("response", lambda response: response.status >= 400 and problems.append(
+        f"{where()}HTTP {response.status}: {response.url}"))
+    return context, page
 
 
 def test_site_builds(site) -> None:
@@ -276,15 +285,8 @@ def test_every_page_in_chromium(site, browser) -> None:
     problems: list[str] = []
     links: dict[str, str] = {}  # internal link -> a page it appears on
     images = 0
-    context, page = guarded_page(browser, base, problems)
     current = {"url": ""}
-    page.on("console", lambda message: message.type == "error" and problems.append(
-        f"{current['url']}: console error: {message.text}"))
-    page.on("pageerror", lambda error: problems.append(f"{current['url']}: script error: {error}"))
-    page.on("requestfailed", lambda request: problems.append(
-        f"{current['url']}: request failed: {request.url} ({request.failure})"))
-    page.on("response", lambda response: response.status >= 400 and problems.append(
-        f"{current['url']}: HTTP {response.status}: {response.url}"))
+    context, page = guarded_page(browser, base, problems, where=lambda: f"{current['url']}: ")
 
     current["url"] = f"{base}/index.html"
     page.goto(current["url"])
@@ -464,13 +466,6 @@ def test_demo_classifies_like_keras(site, browser) -> None:
     requests: list[str] = []
     context, page = guarded_page(browser, base, problems)
     page.on("request", lambda request: requests.append(request.url))
-    page.on("console", lambda message: message.type == "error" and problems.append(
-        f"console error: {message.text}"))
-    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
-    page.on("requestfailed", lambda request: problems.append(
-        f"request failed: {request.url} ({request.failure})"))
-    page.on("response", lambda response: response.status >= 400 and problems.append(
-        f"HTTP {response.status}: {response.url}"))
     page.goto(f"{base}/{DEMO_PAGE}", wait_until="load")
     page.wait_for_function(DEMO_SETTLED, timeout=60_000)
     assert page.evaluate("digitsDemo.state") == "ready", page.inner_text("#demo-status")
