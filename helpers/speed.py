@@ -10,7 +10,7 @@ seeds declared before the run and reports the distribution of test accuracy and 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import keras
 import numpy as np
@@ -143,7 +143,7 @@ def time_one_epoch(threads: int, train_size: int | None = None, seed: int = 1) -
     splits = data.make_splits(data.load_mnist())
     count = train_size or len(splits.y_train)
     x, y = splits.x_train[:count], splits.y_train[:count]
-    recipe = SpeedRecipe(**{**vars(SPEED_RECIPES[0]), "epochs": 1})
+    recipe = replace(SPEED_RECIPES[0], epochs=1)
     config.set_seed(seed)
     model = compile_fast_cnn(build_for(recipe), recipe, len(y))
     timer = training.EpochTimer()
