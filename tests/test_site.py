@@ -206,23 +206,51 @@ def browser():
         chromium.close()
 
 
-def guarded_page(browser, base: str, problems: list[str], where=lambda: ""):
-    """A new page in a fresh context. Any request outside ``base`` is aborted and reported
-    in ``problems``, and so are console errors, script errors, failed requests and HTTP
-    errors, each prefixed by ``where()``. Returns the context (to close) and the page."""
+# Chromium cancels a page's late requests (the favicon, say) when the test moves on to the
+# next page: the request fails with this error although the file is there.
+CANCELLED = "net::ERR_ABORTED"
+
+
+def request_failure_matters(url: str, failure: str | None, html_dir: Path) -> bool:
+    """Whether a failed request points at a broken site: any failure but a cancellation,
+    and a cancellation of a file the site does not have."""
+    served = html_dir / unquote(urlparse(url).path).lstrip("/")
+    return failure != CANCELLED or not served.is_file()
+
+
+def test_request_failure_matters(tmp_path) -> None:
+    (tmp_path / "_static").mkdir()
+    (tmp_path / "_static" / "favicon.png").write_bytes(b"png")
+    base = "http://127.0.0.1:8000"
+    assert not request_failure_matters(f"{base}/_static/favicon.png", CANCELLED, tmp_path)
+    assert request_failure_matters(f"{base}/_static/missing.png", CANCELLED, tmp_path)
+    assert request_failure_matters(f"{base}/_static", CANCELLED, tmp_path)
+    assert request_failure_matters(
+        f"{base}/_static/favicon.png", "net::ERR_CONNECTION_REFUSED", tmp_path)
+
+
+def guarded_page(browser, base: str, html_dir: Path, problems: list[str], where=lambda: ""):
+    """A new page in a fresh context on the site served at ``base`` from ``html_dir``. Any
+    request outside ``base`` is aborted and reported in ``problems``, and so are console
+    errors, script errors, HTTP errors and failed requests (a cancelled one only when its file
+    is missing from ``html_dir``), each prefixed by ``where()``. Returns the context (to
+    close) and the page."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
 
     def outside(route) -> None:
         problems.append(f"request outside the site: {route.request.url}")
         route.abort()
 
+    def failed(request) -> None:
+        if request_failure_matters(request.url, request.failure, html_dir):
+            problems.append(f"{where()}request failed: {request.url} ({request.failure})")
+
     context.route(re.compile(r"^(?!" + re.escape(base) + r"/).*"), outside)
     page = context.new_page()
     page.on("console", lambda message: message.type == "error" and problems.append(
         f"{where()}console error: {message.text}"))
     page.on("pageerror", lambda error: problems.append(f"{where()}script error: {error}"))
-    page.on("requestfailed", lambda request: problems.append(
-        f"{where()}request failed: {request.url} ({request.failure})"))
+    page.on("requestfailed", failed)
     page.on("response", lambda response: response.status >= 400 and problems.append(
         f"{where()}HTTP {response.status}: {response.url}"))
     return context, page
@@ -286,7 +314,8 @@ def test_every_page_in_chromium(site, browser) -> None:
     links: dict[str, str] = {}  # internal link -> a page it appears on
     images = 0
     current = {"url": ""}
-    context, page = guarded_page(browser, base, problems, where=lambda: f"{current['url']}: ")
+    context, page = guarded_page(
+        browser, base, html_dir, problems, where=lambda: f"{current['url']}: ")
 
     current["url"] = f"{base}/index.html"
     page.goto(current["url"])
@@ -464,7 +493,7 @@ def test_demo_classifies_like_keras(site, browser) -> None:
 
     problems: list[str] = []
     requests: list[str] = []
-    context, page = guarded_page(browser, base, problems)
+    context, page = guarded_page(browser, base, html_dir, problems)
     page.on("request", lambda request: requests.append(request.url))
     page.goto(f"{base}/{DEMO_PAGE}", wait_until="load")
     page.wait_for_function(DEMO_SETTLED, timeout=60_000)
