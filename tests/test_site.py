@@ -211,11 +211,17 @@ def browser():
 CANCELLED = "net::ERR_ABORTED"
 
 
+def served_file(url: str, html_dir: Path) -> Path:
+    """The file in ``html_dir`` that the site's server answers ``url`` with (a folder's
+    index.html for a folder), whether or not it exists."""
+    target = html_dir / (unquote(urlparse(url).path).lstrip("/") or "index.html")
+    return target / "index.html" if target.is_dir() else target
+
+
 def request_failure_matters(url: str, failure: str | None, html_dir: Path) -> bool:
     """Whether a failed request points at a broken site: any failure but a cancellation,
     and a cancellation of a file the site does not have."""
-    served = html_dir / unquote(urlparse(url).path).lstrip("/")
-    return failure != CANCELLED or not served.is_file()
+    return failure != CANCELLED or not served_file(url, html_dir).is_file()
 
 
 def test_request_failure_matters(tmp_path) -> None:
@@ -355,10 +361,7 @@ def test_every_page_in_chromium(site, browser) -> None:
     targets = {}
     for link, source in links.items():
         address, fragment = urldefrag(link)
-        relative = unquote(urlparse(address).path).lstrip("/") or "index.html"
-        target = html_dir / relative
-        if target.is_dir():
-            target = target / "index.html"
+        target = served_file(address, html_dir)
         if not target.is_file():
             problems.append(f"{source}: broken link {link}")
         elif fragment and target.suffix == ".html":
