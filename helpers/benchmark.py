@@ -2,7 +2,7 @@
 
 Trains, one after the other on this machine:
 
-1. the two speed recipes of notebook 08 (``helpers.speed``), each for five seeds declared
+1. the two speed recipes of notebook 10 (``helpers.speed``), each for five seeds declared
    below and never used before, on all 60,000 training images;
 2. the reference model of the Keras example "Simple MNIST convnet" (keras-io
    ``examples/vision/mnist_convnet.py``) and the course's original CNN (notebook 03);

@@ -1,7 +1,7 @@
-"""Making digit images: strokes to pixels, and MNIST digits as if scanned from paper (notebook 07).
+"""Making digit images: strokes to pixels, and MNIST digits as if scanned from paper (notebook 08).
 
 - :func:`rasterise_strokes` turns the strokes recorded from the drawing canvas of
-  notebook 07 (lists of (x, y) points) into a dark-ink-on-white image, a pure
+  notebook 08 (lists of (x, y) points) into a dark-ink-on-white image, a pure
   function that the tests check without any widget;
 - :func:`render_on_paper` prints an MNIST digit as dark ink on a large, tinted, noisy,
   slightly blurred and JPEG-compressed page, to measure how well the preprocessing of
@@ -42,7 +42,7 @@ def rasterise_strokes(
 
 
 VARIANTS: tuple[str, ...] = ("plain", "thin", "thick", "blurred", "low_resolution")
-"""The ways :func:`render_on_paper` can print a digit (notebook 07's handwriting proxy)."""
+"""The ways :func:`render_on_paper` can print a digit (notebook 08's handwriting proxy)."""
 
 
 def render_on_paper(

@@ -1,6 +1,6 @@
-"""Running an exported model outside Keras, checking it and timing it (notebook 09).
+"""Running an exported model outside Keras, checking it and timing it (notebook 11).
 
-Notebook 09 exports the course's best CNN to ONNX (``tf2onnx.convert.from_keras``) and to
+Notebook 11 exports the course's best CNN to ONNX (``tf2onnx.convert.from_keras``) and to
 TensorFlow Lite (``tf.lite.TFLiteConverter``) in its own cells: the export calls are the
 lesson. This module holds what the notebook repeats for every format:
 
@@ -12,7 +12,7 @@ lesson. This module holds what the notebook repeats for every format:
   as the median of many (robust to the odd slow run on a busy machine);
 - :func:`file_size_kb` - the size of a file or of bytes in memory.
 
-The website's drawing demo (``site/demo.md``) runs the ONNX file that notebook 09 writes,
+The website's drawing demo (``site/demo.md``) runs the ONNX file that notebook 11 writes,
 ``models/best_cnn.onnx``, with onnxruntime-web.
 """
 
@@ -31,7 +31,7 @@ INPUT_NAME = "image"
 """Name of the exported models' input: a float32 batch of shape (N, 28, 28, 1) in [0, 1]."""
 
 ONNX_MODEL = Path(__file__).resolve().parent.parent / "models" / "best_cnn.onnx"
-"""The ONNX export of ``models/best_cnn.keras`` that the website's demo runs (notebook 09)."""
+"""The ONNX export of ``models/best_cnn.keras`` that the website's demo runs (notebook 11)."""
 
 
 def file_size_kb(source: str | Path | bytes) -> float:

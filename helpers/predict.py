@@ -1,4 +1,4 @@
-"""Classify images of handwritten digits from the command line (notebook 07).
+"""Classify images of handwritten digits from the command line (notebook 08).
 
     python -m helpers.predict IMAGE [IMAGE ...] [--json] [--model PATH]
 

@@ -1,10 +1,10 @@
-"""From a photo or scan of a handwritten digit to a 28x28 image in MNIST's form (notebook 07).
+"""From a photo or scan of a handwritten digit to a 28x28 image in MNIST's form (notebook 08).
 
 MNIST digits are white ink on black, size-normalised to fit a 20x20 box with their
 aspect ratio kept, then placed in a 28x28 field so that their centre of mass sits at
 the centre (pixel 14, 14). A model trained on MNIST only sees images of that form, so
 every image of your own goes through the same steps, each one a small function that
-notebook 07 shows:
+notebook 08 shows:
 
 1. :func:`load_grayscale` - any image file (PNG/JPEG, RGB, RGBA, grayscale) to floats in [0, 1];
 2. :func:`ink_is_dark` - polarity: dark ink on light paper, or the reverse;

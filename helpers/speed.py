@@ -1,4 +1,4 @@
-"""How fast can a CNN learn MNIST on a laptop CPU? The speed recipes of notebook 08.
+"""How fast can a CNN learn MNIST on a laptop CPU? The speed recipes of notebook 10.
 
 A small network (conv 16 -> conv 32 -> dense 256, after tuomaso/train_mnist_fast)
 trained with a one-cycle Adam schedule, large batches and a ``tf.data`` input pipeline.
@@ -50,7 +50,7 @@ def build_fast_cnn(dropout_rate: float = 0.0, filters: tuple[int, int] = (16, 32
     """conv(16, 5x5) -> pool -> conv(32, 5x5) -> pool -> dense 256 -> softmax (147,146
     parameters), with Dropout before the output when ``dropout_rate`` > 0. No batch
     normalization: its running statistics lag behind in a one-epoch run (notebook 06).
-    ``filters`` sets the two convolutions' widths (notebook 08 compares 24 first filters)."""
+    ``filters`` sets the two convolutions' widths (notebook 10 compares 24 first filters)."""
     inputs = keras.Input(shape=INPUT_SHAPE, name="image")
     x = inputs
     for index, width in enumerate(filters, start=1):
@@ -152,7 +152,7 @@ def time_one_epoch(threads: int, train_size: int | None = None, seed: int = 1) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m helpers.speed --threads N``: print one epoch's seconds as JSON (notebook 08)."""
+    """``python -m helpers.speed --threads N``: print one epoch's seconds as JSON (notebook 10)."""
     import argparse
     import json
 

@@ -1,4 +1,4 @@
-"""Exported models (notebook 09, helpers/export.py) and the ONNX file the website runs."""
+"""Exported models (notebook 11, helpers/export.py) and the ONNX file the website runs."""
 
 from __future__ import annotations
 
@@ -67,12 +67,12 @@ def test_tflite_runner_handles_batches_and_integer_models() -> None:
 
 def test_committed_onnx_model_matches_the_committed_keras_model() -> None:
     """models/best_cnn.onnx, which the website's demo runs, is the export of
-    models/best_cnn.keras: after retraining, run notebook 09 in full mode to refresh it."""
+    models/best_cnn.keras: after retraining, run notebook 11 in full mode to refresh it."""
     import onnxruntime as ort
 
     from helpers import artifacts, data, predict
 
-    assert export.ONNX_MODEL.is_file(), "models/best_cnn.onnx is missing: run notebook 09"
+    assert export.ONNX_MODEL.is_file(), "models/best_cnn.onnx is missing: run notebook 11"
     images = data.to_model_input(data.load_mnist(real_mnist_path()).x_test[:COMMITTED_CHECK_IMAGES])
     keras_probabilities = artifacts.load_model(predict.DEFAULT_MODEL).predict(images, verbose=0)
     session = ort.InferenceSession(export.ONNX_MODEL, providers=["CPUExecutionProvider"])
@@ -80,5 +80,5 @@ def test_committed_onnx_model_matches_the_committed_keras_model() -> None:
     check = export.compare(keras_probabilities, session.run(None, {"image": images})[0])
     assert check.max_abs_difference < 1e-4 and check.agreement == 1.0, (
         f"models/best_cnn.onnx is not the export of models/best_cnn.keras ({check}): "
-        "run notebook 09 in full mode"
+        "run notebook 11 in full mode"
     )

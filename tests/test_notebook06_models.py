@@ -1,7 +1,7 @@
 """Notebook 06 shows the best CNN's code; ``helpers`` repeats it for the benchmark.
 
 These tests run notebook 06's own cells (tagged ``wider-cnn-layers``, ``random-affine``,
-``best-cnn-compile`` and ``best-cnn-fit``) and notebook 08's (``fast-cnn-layers``,
+``best-cnn-compile`` and ``best-cnn-fit``) and notebook 10's (``fast-cnn-layers``,
 ``fast-cnn-compile``), and compare what they build, compile and train with
 ``helpers.models.build_wider_cnn``, ``helpers.augmentation.random_affine``,
 ``helpers.training.compile_best_cnn`` / ``train_best_cnn`` and ``helpers.speed``: an edit on
@@ -24,7 +24,7 @@ from tests.test_models_and_training import learnable_digits
 from tests.test_notebook_models import run_cells
 
 NB06 = "06_improving_the_model.ipynb"
-NB08 = "08_how_fast.ipynb"
+NB08 = "10_how_fast.ipynb"
 
 
 def notebook06_namespace(**extra) -> dict:

@@ -1,4 +1,4 @@
-"""Tests of the command `python -m helpers.predict` (notebook 07), run as a real subprocess."""
+"""Tests of the command `python -m helpers.predict` (notebook 08), run as a real subprocess."""
 
 from __future__ import annotations
 

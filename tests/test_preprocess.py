@@ -1,4 +1,4 @@
-"""Tests of helpers.preprocess and helpers.drawing (notebook 07): each step and the pipeline."""
+"""Tests of helpers.preprocess and helpers.drawing (notebook 08): each step and the pipeline."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Draw the sample handwriting images of notebook 07 with Pillow (run from the repository root).
+"""Draw the sample handwriting images of notebook 08 with Pillow (run from the repository root).
 
     python data/handwriting/make_samples.py
 

@@ -15,7 +15,7 @@ name a URL outside the site (and are emitted twice, a script error in the browse
 
 Finally it puts the drawing demo's files into the built site (``_static/demo/``, see
 site/demo.md): the page's own script and style (site/demo/), the model
-(``models/best_cnn.onnx``, written by notebook 09) and the few files of onnxruntime-web it
+(``models/best_cnn.onnx``, written by notebook 11) and the few files of onnxruntime-web it
 needs, from ``node_modules/`` (``npm ci``; site/build.py runs it when they are absent), with a
 ``manifest.json`` that tells the page what it got. Without the runtime the page says so
 instead of loading anything.
@@ -132,7 +132,7 @@ def _copy_demo(app: Sphinx, exception: Exception | None) -> None:
         return
     manifest = copy_demo_files(Path(app.srcdir), Path(app.outdir) / "_static" / "demo")
     if manifest["model"] is None:
-        logger.warning("drawing demo: %s not found (run notebook 09 in full mode)", DEMO_MODEL)
+        logger.warning("drawing demo: %s not found (run notebook 11 in full mode)", DEMO_MODEL)
     elif manifest["runtime"] is None:
         logger.warning("drawing demo: onnxruntime-web is not installed (run `npm ci`); "
                        "the demo page will say that it cannot run")

@@ -1,6 +1,6 @@
 /*
  * The website's drawing demo (site/demo.md): draw a digit, see the 28x28 image the model
- * receives and its ten probabilities. The model is models/best_cnn.onnx (notebook 09), run
+ * receives and its ten probabilities. The model is models/best_cnn.onnx (notebook 11), run
  * in the browser by onnxruntime-web (WebAssembly); preprocess.js turns the drawing into
  * MNIST's form. `make site` copies these files, the model and the runtime into
  * _static/demo/ of the built site, so the page loads nothing from outside the site.
@@ -12,7 +12,7 @@
   "use strict";
 
   const BASE = new URL("./", document.currentScript.src); // .../_static/demo/
-  const PEN_WIDTH = 18; // canvas pixels, on a 280x280 canvas (as notebook 07's canvas)
+  const PEN_WIDTH = 18; // canvas pixels, on a 280x280 canvas (as notebook 08's canvas)
   const root = document.getElementById("digits-demo");
   const canvas = document.getElementById("demo-canvas");
   const inputCanvas = document.getElementById("demo-input");

@@ -1,6 +1,6 @@
 /*
  * MNIST-style preprocessing for the website's drawing demo: the JavaScript twin of
- * helpers/preprocess.py (notebook 07), step by step and with the same constants, so that
+ * helpers/preprocess.py (notebook 08), step by step and with the same constants, so that
  * the browser feeds the model the same 28x28 image Python would.
  *
  *   gray -> polarity and contrast -> ink mask without specks -> crop to the ink
