@@ -129,5 +129,9 @@ def setup(seed: int = SEED) -> None:
     set_seed(seed)
     use_course_style()
     where = relative_to_repo(output_dir())
-    where = "figures/, models/ and results/" if where == "." else f"{where}/"
-    print(f"digits course, {mode_name()} mode: outputs go to {where}")
+    if where == ".":
+        print(f"digits course, {mode_name()} mode (the course's own run): outputs go to "
+              "figures/, models/ and results/")
+    else:
+        print(f"digits course, {mode_name()} mode: outputs go to {where}/ (the course's "
+              "committed files are written only by make course)")

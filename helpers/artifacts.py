@@ -16,7 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from helpers.config import is_quick, models_dir
+from helpers.config import committed_dir, is_quick, models_dir
 from helpers.models import INPUT_SHAPE, NUM_CLASSES
 
 CODE_DIR = Path(__file__).resolve().parent
@@ -107,6 +107,23 @@ def is_stale(name: str) -> bool:
     return any(file.stat().st_mtime > saved for file in CODE_DIR.glob("*.py"))
 
 
+def saved_model_folder(name: str) -> Path | None:
+    """The folder holding model ``name`` and its history for this mode, or None.
+
+    This mode's own folder comes first (``models/`` in the course's run, ``scratch/full/models``
+    in a full run of your own); in full mode the committed ``models/`` is the fallback, so a
+    notebook opened on its own uses the course's trained model. Quick mode never falls back:
+    its models must come from this run's code.
+    """
+    folders = [models_dir()]
+    if not is_quick():
+        folders.append(committed_dir() / "models")
+    for folder in folders:
+        if (folder / f"{name}.keras").is_file() and (folder / f"{name}.history.json").is_file():
+            return folder
+    return None
+
+
 def _shown(path: Path) -> str:
     from helpers import relative_to_repo
 
@@ -124,13 +141,16 @@ def load_or_train(
     (committed) model is always used.
     """
     path = model_path(name)
-    if path.is_file() and history_path(name).is_file():
+    folder = saved_model_folder(name)
+    if folder is not None:
+        saved = folder / f"{name}.keras"
         if is_quick() and is_stale(name):
-            print(f"The saved {name} ({_shown(path)}) is older than the course's code "
+            print(f"The saved {name} ({_shown(saved)}) is older than the course's code "
                   "(helpers/): training it again with its notebook's recipe.")
         else:
-            print(f"Loaded {name} from {_shown(path)}")
-            return load_model(path), load_history(name)
+            print(f"Loaded {name} from {_shown(saved)}")
+            history = json.loads((folder / f"{name}.history.json").read_text())
+            return load_model(saved), history
     else:
         print(f"No saved {name} for this mode: training it now with its notebook's recipe.")
     model, history = train()

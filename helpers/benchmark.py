@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[config.QUICK_ENV] = "1"
     runs = speed_runs(quick) + model_runs(quick) + ensemble_runs(quick)
     for run in runs:  # refuse before anything trains, not after 40 minutes
-        test_record.check_fresh(run.recipe, run.settings, [run.seed])
+        test_record.check(run.recipe, run.seed, run.settings)
     mnist = data.load_mnist()
     splits = data.make_splits(mnist, train_size=2000 if quick else None)
     if quick:
