@@ -51,11 +51,12 @@ def load_history(name: str) -> dict[str, list[float]]:
 
 
 def load_model(path: str | Path) -> keras.Model:
-    """Load a ``.keras`` file and check that it classifies 28x28x1 images into 10 classes.
+    """Load a ``.keras`` file and check that it classifies 28x28x1 images into 10 classes
+    (the digits) or 11 (the digits, then "not a digit": notebook 09's deployed model).
 
     Raises :class:`ModelFileError` with a clear message for a missing file, a file that
     is not a Keras archive or cannot be loaded, and a model that does not take one
-    28x28x1 input and give one set of 10 class probabilities (softmax).
+    28x28x1 input and give one set of 10 or 11 class probabilities (softmax).
     """
     path = Path(path)
     if not path.is_file():
@@ -72,7 +73,7 @@ def load_model(path: str | Path) -> keras.Model:
         raise ModelFileError(f"{path} could not be loaded as a Keras model: {error}") from error
     needs = (
         f"this course needs one input {INPUT_SHAPE} (MNIST images) and one output of "
-        f"{NUM_CLASSES} class probabilities"
+        f"{NUM_CLASSES} class probabilities (or {NUM_CLASSES + 1}, the last for \"not a digit\")"
     )
     if len(inputs) != 1 or len(outputs) != 1:
         raise ModelFileError(
@@ -80,7 +81,7 @@ def load_model(path: str | Path) -> keras.Model:
         )
     input_shape = tuple(inputs[0].shape[1:])
     output_shape = tuple(outputs[0].shape[1:])
-    if input_shape != INPUT_SHAPE or output_shape != (NUM_CLASSES,):
+    if input_shape != INPUT_SHAPE or output_shape not in ((NUM_CLASSES,), (NUM_CLASSES + 1,)):
         raise ModelFileError(
             f"{path} holds a model for inputs {input_shape} and outputs {output_shape}; {needs}."
         )
