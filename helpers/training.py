@@ -67,6 +67,18 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
+class KeepRawWeights(keras.callbacks.Callback):
+    """Keeps the weights at the end of the last epoch in ``self.weights``.
+
+    With ``Adam(use_ema=True)`` ``fit`` replaces the weights by their moving average when it
+    ends; the weights that training itself reached are then gone. This callback keeps them,
+    so that both can be scored (notebook 06's weight-averaging rung).
+    """
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.weights = self.model.get_weights()
+
+
 def best_epoch(history: dict[str, list[float]], monitor: str = "val_accuracy") -> int:
     """1-based epoch with the best ``monitor`` value (the earliest on ties)."""
     return int(np.argmax(history[monitor])) + 1

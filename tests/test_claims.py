@@ -49,15 +49,20 @@ def test_mcnemar_counts_and_exact_p():
     assert claims.mcnemar(correct_a, correct_a, "a", "a").verdict() == "no measurable difference"
 
 
-def test_claim_stops_a_full_run_and_only_prints_in_quick_mode(monkeypatch, capsys):
+def test_claim_stops_the_course_run_warns_a_learner_and_only_prints_in_quick_mode(
+        monkeypatch, capsys):
     result = claims.compare([0.99, 0.991, 0.992], [0.99, 0.992, 0.990], "a", "b")
     assert result.verdict() == "no measurable difference"
     monkeypatch.setenv(config.QUICK_ENV, "1")
+    monkeypatch.setenv(config.COURSE_RUN_ENV, "1")
     claims.claim(result, "better")
     assert "DOES NOT HOLD" in capsys.readouterr().out
     monkeypatch.delenv(config.QUICK_ENV)
     claims.claim(result, "no measurable difference")
     with pytest.raises(claims.ClaimError, match="does not hold"):
+        claims.claim(result, "better")
+    monkeypatch.delenv(config.COURSE_RUN_ENV)
+    with pytest.warns(claims.ClaimWarning, match="not this one"):
         claims.claim(result, "better")
     with pytest.raises(ValueError):
         claims.claim(result, "much better")
