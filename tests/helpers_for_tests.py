@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,29 @@ def real_mnist_path() -> Path:
         except data.MnistDataError as error:
             pytest.fail(str(error))
     return found
+
+
+HOME_VARIABLES = ("HOME", "USERPROFILE")
+"""Where the user's home folder comes from: ``HOME`` on Linux and macOS, ``USERPROFILE`` on
+Windows (``Path.home()`` and ``os.path.expanduser`` read it there, not ``HOME``)."""
+
+
+def fake_home_environment(home: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` for a process whose home folder is ``home`` on any system: ``HOME`` and
+    ``USERPROFILE`` point there, and ``KERAS_HOME`` and ``$DIGITS_MNIST_PATH`` are removed, so
+    Keras' cache is ``home/.keras`` and nothing reaches the learner's real ``~/.keras``."""
+    env = {key: value for key, value in environ.items() if key not in ("KERAS_HOME", DATA_ENV)}
+    env.update({name: str(home) for name in HOME_VARIABLES})
+    return env
+
+
+def use_fake_home(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    """:func:`fake_home_environment` for this process, undone by ``monkeypatch`` after the
+    test (a test that needs ``KERAS_HOME`` sets it itself)."""
+    for name in HOME_VARIABLES:
+        monkeypatch.setenv(name, str(home))
+    monkeypatch.delenv("KERAS_HOME", raising=False)
+    monkeypatch.delenv(DATA_ENV, raising=False)
 
 
 def write_npz(path: Path, **arrays: np.ndarray) -> Path:

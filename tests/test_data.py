@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import ntpath
 import os
+import posixpath
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +20,13 @@ import pytest
 
 from helpers import data
 from helpers.config import DATA_ENV
-from tests.helpers_for_tests import fake_mnist_arrays, real_mnist_path, write_npz
+from tests.helpers_for_tests import (
+    fake_home_environment,
+    fake_mnist_arrays,
+    real_mnist_path,
+    use_fake_home,
+    write_npz,
+)
 
 KERAS_FILE_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 """The whole-file hash keras.datasets.mnist.load_data() checks its cached mnist.npz against."""
@@ -40,14 +48,13 @@ KERAS_CALLS: list[tuple] = []
 
 @pytest.fixture
 def keras_cache(tmp_path, monkeypatch) -> Path:
-    """A fake home folder (no KERAS_HOME, no DIGITS_MNIST_PATH): the path of its Keras cache
-    file, not yet written. keras.datasets.mnist.load_data is replaced by a stub that records
-    its calls in KERAS_CALLS and fails, so no test can download or touch the real cache."""
+    """A fake home folder (HOME and, for Windows, USERPROFILE; no KERAS_HOME, no
+    DIGITS_MNIST_PATH): the path of its Keras cache file, not yet written.
+    keras.datasets.mnist.load_data is replaced by a stub that records its calls in KERAS_CALLS
+    and fails, so no test can download or touch the real cache."""
     home = tmp_path / "home"
     home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("KERAS_HOME", raising=False)
-    monkeypatch.delenv(DATA_ENV, raising=False)
+    use_fake_home(monkeypatch, home)
     import keras
 
     KERAS_CALLS.clear()
@@ -106,6 +113,24 @@ def test_keras_cache_with_other_bytes_is_read_and_kept(mnist, keras_cache):
 # Where the loader looks --------------------------------------------------------------------
 
 
+def test_fake_home_is_the_home_on_every_system(keras_cache):
+    """The cache fixture's home is the one Python finds on Linux and macOS (HOME) and on
+    Windows (USERPROFILE): checked with both path flavours, whatever this system is."""
+    home = keras_cache.parent.parent.parent
+    assert Path(posixpath.expanduser("~")) == home
+    assert Path(ntpath.expanduser("~")) == home
+    assert "KERAS_HOME" not in os.environ and DATA_ENV not in os.environ
+    assert data.keras_cache_path() == keras_cache
+
+
+def test_fake_home_environment_covers_every_system(tmp_path):
+    environ = {"HOME": "/real", "USERPROFILE": r"C:\Users\real", "KERAS_HOME": "/real/k",
+               DATA_ENV: "/real/mnist.npz", "PATH": "/bin"}
+    env = fake_home_environment(tmp_path, environ)
+    assert env == {"HOME": str(tmp_path), "USERPROFILE": str(tmp_path), "PATH": "/bin"}
+    assert environ["HOME"] == "/real"  # not changed
+
+
 def test_keras_cache_path_follows_keras_home(keras_cache, tmp_path, monkeypatch):
     assert data.keras_cache_path() == keras_cache
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "elsewhere"))
@@ -116,8 +141,7 @@ def test_keras_cache_path_agrees_with_keras(tmp_path):
     """Keras decides its home folder when imported: ask a fresh process with a fake home."""
     home = tmp_path / "home"
     home.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_HOME", DATA_ENV)}
-    env["HOME"] = str(home)
+    env = fake_home_environment(home, os.environ)
     script = (
         "import json, keras\n"
         "from keras.src.backend import config\n"
