@@ -11,10 +11,11 @@ match helpers.preprocess and its answers must be the Keras model's. Screenshots 
 scratch/site/.
 
 The browser is found as a user would expect: the environment variable ``DIGITS_CHROMIUM``
-(a Chromium or Chrome executable), else Playwright's own Chromium
-(``python -m playwright install chromium``), else ``chromium`` or Chrome on the PATH. When
-there is none, the browser tests are skipped with a message saying how to install one; with
-``CI=true`` they fail instead.
+(a Chromium, Chrome or Edge executable), else Playwright's own Chromium
+(``python -m playwright install chromium``), else Chromium, Chrome or Microsoft Edge on the
+PATH, else one installed in its usual place (Windows: Program Files and the per-user
+%LOCALAPPDATA%; macOS: /Applications and ~/Applications). When there is none, the browser
+tests are skipped with a message saying how to install one; with ``CI=true`` they fail instead.
 """
 
 from __future__ import annotations
@@ -43,16 +44,39 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BROWSER_ENV = "DIGITS_CHROMIUM"
 INSTALL_HINT = (
-    "no Chromium or Chrome found for the browser tests: run `python -m playwright install "
-    f"chromium`, or set {BROWSER_ENV} to a Chromium or Chrome executable"
+    "no Chromium, Chrome or Edge found for the browser tests: run `python -m playwright install "
+    f"chromium`, or set {BROWSER_ENV} to a Chromium, Chrome or Edge executable"
 )
-PATH_BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
-KNOWN_BROWSER_PATHS = (  # installed applications that are not on the PATH
-    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
-    "/Applications/Chromium.app/Contents/MacOS/Chromium",
-    r"C:\Program Files\Google\Chrome\Application\chrome.exe",
-    r"C:\Program Files (x86)\Google\Chrome\Application\chrome.exe",
-)
+PATH_BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome",
+                 "microsoft-edge", "microsoft-edge-stable", "msedge")
+"""Names looked up on the PATH, in this order (Windows adds .exe itself)."""
+MAC_APPLICATIONS = Path("/Applications")
+"""macOS's system-wide applications folder (the user's own is ~/Applications)."""
+MAC_BROWSERS = ("Google Chrome", "Chromium", "Microsoft Edge")  # Name.app/Contents/MacOS/Name
+
+
+def known_browser_paths(platform: str = sys.platform) -> list[Path]:
+    """Installed browsers that are usually not on the PATH, in the order they are tried:
+    Chrome, then Chromium, then Edge. Windows: Program Files (64- and 32-bit) and the
+    per-user install in %LOCALAPPDATA%; macOS: /Applications, then ~/Applications."""
+    if platform == "win32":
+        env = os.environ
+        program_files = Path(env.get("PROGRAMFILES") or r"C:\Program Files")
+        program_files_x86 = Path(env.get("PROGRAMFILES(X86)") or r"C:\Program Files (x86)")
+        local = [Path(env["LOCALAPPDATA"])] if env.get("LOCALAPPDATA") else []
+        chrome = Path("Google", "Chrome", "Application", "chrome.exe")
+        chromium = Path("Chromium", "Application", "chrome.exe")
+        edge = Path("Microsoft", "Edge", "Application", "msedge.exe")
+        return ([folder / chrome for folder in (program_files, program_files_x86, *local)]
+                + [folder / chromium for folder in local]
+                + [folder / edge for folder in (program_files_x86, program_files, *local)])
+    if platform == "darwin":
+        folders = (MAC_APPLICATIONS, Path.home() / "Applications")
+        return [folder / f"{name}.app" / "Contents" / "MacOS" / name
+                for folder in folders for name in MAC_BROWSERS]
+    return []
+
+
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -134,13 +158,15 @@ def skip_or_fail(message: str) -> None:
     pytest.skip(message)
 
 
-def find_browser(playwright_chromium_path: str | None = None) -> tuple[str, str]:
+def find_browser(playwright_chromium_path: str | None = None,
+                 platform: str = sys.platform) -> tuple[str, str]:
     """(executable, where it was found) of the Chromium to drive, in the order a user expects.
 
     1. ``$DIGITS_CHROMIUM``: an explicit choice, which must exist;
     2. Playwright's own Chromium (``python -m playwright install chromium``), whose path
        Playwright reports as ``playwright_chromium_path``;
-    3. ``chromium``, ``chromium-browser`` or Chrome on the PATH, or Chrome in its usual place.
+    3. Chromium, Chrome or Edge on the PATH (:data:`PATH_BROWSERS`);
+    4. one installed in its usual place (:func:`known_browser_paths` of ``platform``).
 
     Raises FileNotFoundError with :data:`INSTALL_HINT` when there is none.
     """
@@ -155,9 +181,9 @@ def find_browser(playwright_chromium_path: str | None = None) -> tuple[str, str]
         found = shutil.which(name)
         if found:
             return found, "the PATH"
-    for known in KNOWN_BROWSER_PATHS:
-        if Path(known).is_file():
-            return known, "its usual place"
+    for known in known_browser_paths(platform):
+        if known.is_file():
+            return str(known), "its usual place"
     raise FileNotFoundError(INSTALL_HINT)
 
 
@@ -289,6 +315,74 @@ def test_find_browser_order(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv(BROWSER_ENV, str(tmp_path / "missing"))
     with pytest.raises(FileNotFoundError, match=BROWSER_ENV):
         find_browser(str(playwright_own))
+
+
+def test_find_browser_on_the_path_knows_chromium_chrome_and_edge(tmp_path, monkeypatch) -> None:
+    """Each browser name on the PATH is found, the first of them in this order."""
+    names = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome",
+             "microsoft-edge", "microsoft-edge-stable", "msedge"]
+    suffix = ".exe" if sys.platform == "win32" else ""
+    monkeypatch.delenv(BROWSER_ENV, raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.chdir(tmp_path.parent)  # Windows' which() also looks in the current folder
+    for name in names:
+        (tmp_path / (name + suffix)).write_text("")
+        (tmp_path / (name + suffix)).chmod(0o755)
+    found = []
+    for _ in names:
+        executable, where = find_browser(None, platform="linux")
+        assert where == "the PATH"
+        found.append(Path(executable).name.lower().removesuffix(suffix))  # which() may add .EXE
+        Path(executable).unlink()
+    assert found == names
+    with pytest.raises(FileNotFoundError, match="no Chromium, Chrome or Edge"):
+        find_browser(None, platform="linux")
+
+
+@pytest.mark.parametrize("platform", ["win32", "darwin"])
+def test_find_browser_knows_the_usual_places(platform, tmp_path, monkeypatch) -> None:
+    """Over fake folders: every usual place of Chrome, Chromium and Edge on Windows (Program
+    Files, 32-bit Program Files, the per-user %LOCALAPPDATA%) and macOS (/Applications,
+    ~/Applications) is found, in this order, after the PATH and only when nothing is on it."""
+    program_files, x86, local = tmp_path / "pf", tmp_path / "pf86", tmp_path / "local"
+    home, applications = tmp_path / "home", tmp_path / "Applications"
+    for name, value in (("PROGRAMFILES", program_files), ("PROGRAMFILES(X86)", x86),
+                        ("LOCALAPPDATA", local), ("HOME", home), ("USERPROFILE", home)):
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.setattr(sys.modules[__name__], "MAC_APPLICATIONS", applications)
+    monkeypatch.delenv(BROWSER_ENV, raising=False)
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.chdir(empty)
+    chrome, edge = ("Google", "Chrome", "Application", "chrome.exe"), (
+        "Microsoft", "Edge", "Application", "msedge.exe")
+    mac = [f"{name}.app/Contents/MacOS/{name}"
+           for name in ("Google Chrome", "Chromium", "Microsoft Edge")]
+    expected = {
+        "win32": [program_files.joinpath(*chrome), x86.joinpath(*chrome), local.joinpath(*chrome),
+                  local / "Chromium" / "Application" / "chrome.exe",
+                  x86.joinpath(*edge), program_files.joinpath(*edge), local.joinpath(*edge)],
+        "darwin": [applications / app for app in mac] + [home / "Applications" / app
+                                                         for app in mac],
+    }[platform]
+    for path in expected:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+    if sys.platform != "win32":  # a browser on the PATH comes first
+        (empty / "chromium").write_text("")
+        (empty / "chromium").chmod(0o755)
+        assert find_browser(None, platform=platform) == (str(empty / "chromium"), "the PATH")
+        (empty / "chromium").unlink()
+    found = []
+    for _ in expected:
+        executable, where = find_browser(str(tmp_path / "no-playwright"), platform=platform)
+        assert where == "its usual place"
+        found.append(Path(executable))
+        Path(executable).unlink()
+    assert found == expected
+    with pytest.raises(FileNotFoundError, match="python -m playwright install chromium"):
+        find_browser(None, platform=platform)
 
 
 def test_every_notebook_has_a_page(site) -> None:
