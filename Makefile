@@ -1,60 +1,47 @@
 # digits course: `make course` runs every notebook in full mode, `make test` runs the tests.
-# Both use the active virtual/conda environment if there is one, else create .venv here.
-SHELL := /bin/bash
+# Each target calls the Python entry point helpers/course.py (`python -m helpers.course`), which
+# works without make too (Windows): it uses the active virtual or conda environment if there is
+# one, else creates .venv here, and installs requirements.txt when it changed.
 .DEFAULT_GOAL := help
-
-ifneq ($(strip $(VIRTUAL_ENV)$(CONDA_PREFIX)),)
-  PY := python
-  STAMP := .active-env-installed
-else
-  PY := .venv/bin/python
-  STAMP := .venv/.installed
-endif
-JUPYTER := $(PY) -m jupyter
-NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
-SOLUTIONS := $(sort $(wildcard notebooks/solutions/*.ipynb))
+# The Python that starts the entry point (it re-runs itself with .venv's Python when no
+# environment is active): `make test PYTHON=python3.13` picks another one.
+PYTHON ?= python3
+COURSE := $(PYTHON) -m helpers.course
 
 .PHONY: help env course test lint benchmark clean-scratch site
 
 help:
-	@echo "make course   run every notebook in full mode (rewrites outputs, figures/, models/)"
-	@echo "make test     run the test suite in quick mode (unit tests + notebooks with nbval)"
+	@echo "make course     run every notebook in full mode (rewrites outputs, figures/, models/);"
+	@echo "                NB=\"06 07\" runs only those notebooks and their solutions"
+	@echo "make test       run the test suite in quick mode (unit tests + notebooks with nbval)"
 	@echo "make benchmark  train the keras-io reference and the course models; write results/benchmark.{json,md}"
-	@echo "make site     build the course website into site/_build/html (notebooks not executed; the first"
-	@echo "              build installs the drawing demo's runtime with npm ci)"
-	@echo "make lint     ruff over helpers/ and tests/"
+	@echo "make site       build the course website into site/_build/html (notebooks not executed; the first"
+	@echo "                build installs the drawing demo's runtime with npm ci)"
+	@echo "make lint       ruff over helpers/ and tests/"
+	@echo "Without make: python -m helpers.course [NN ...], python -m helpers.course --test"
 
-$(STAMP): requirements.txt pyproject.toml
-	@if [ "$(PY)" = ".venv/bin/python" ] && [ ! -x .venv/bin/python ]; then \
-	  echo "Creating .venv (no active environment found)"; python3 -m venv .venv; fi
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt -e .
-	@touch $@
+# Create or update the environment only (requirements.txt and the helpers package).
+env:
+	$(COURSE) --python -c "import sys; print('environment ready:', sys.prefix)"
 
-env: $(STAMP)
+course:
+	$(COURSE) $(NB)
 
-course: env
-	@for nb in $(NOTEBOOKS) $(SOLUTIONS); do \
-	  echo "== $$nb"; start=$$(date +%s); \
-	  env -u DIGITS_QUICK -u DIGITS_OUTPUT_DIR $(JUPYTER) nbconvert --to notebook --execute --inplace \
-	    --ExecutePreprocessor.timeout=-1 --log-level=WARN "$$nb" || exit 1; \
-	  echo "   done in $$(( $$(date +%s) - start )) s"; \
-	done
+test:
+	$(COURSE) --test
 
-test: env
-	DIGITS_QUICK=1 $(PY) -m pytest
+# The course's own run (DIGITS_COURSE_RUN=1, no DIGITS_QUICK or DIGITS_OUTPUT_DIR), like `make course`.
+benchmark:
+	$(COURSE) --benchmark
 
-benchmark: env
-	env -u DIGITS_QUICK -u DIGITS_OUTPUT_DIR $(PY) -m helpers.benchmark
-
-lint: env
-	$(PY) -m ruff check helpers tests conftest.py
+lint:
+	$(COURSE) --python -m ruff check helpers tests conftest.py
 
 # The course website, built from the committed notebooks (never executed), in site/_build/html.
 # site/build.py runs `npm ci` first when node_modules/ lacks the drawing demo's runtime
 # (onnxruntime-web, pinned in package-lock.json) and copies the files the demo needs.
-site: env
-	$(PY) site/build.py
+site:
+	$(COURSE) --python site/build.py
 
 clean-scratch:
 	rm -rf scratch
