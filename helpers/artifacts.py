@@ -37,6 +37,20 @@ def history_path(name: str) -> Path:
     return models_dir() / f"{name}.history.json"
 
 
+def save_for_inference(model: keras.Model, name: str) -> Path:
+    """Save ``model`` as ``<models>/<name>.keras`` without its optimizer's state.
+
+    A compiled model's ``.keras`` file also holds the optimizer's slots (Adam keeps two
+    numbers per weight), about twice the weights again; a model that is only used to
+    predict does not need them. The copy is made by cloning the layers and their weights.
+    """
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    path = model_path(name)
+    copy.save(path)
+    return path
+
+
 def save_history(history: dict[str, list[float]], name: str) -> Path:
     """Write a Keras ``History.history`` dictionary (metric -> list per epoch) as JSON."""
     path = history_path(name)

@@ -1,11 +1,17 @@
 """Data augmentation that resamples each image once (notebook 06 teaches it).
 
-``random_affine`` draws one rotation, one scale and one shift per image, composes them
-into a single affine matrix and resamples the image once. Notebook 06 writes the same
-function in a cell (tagged ``random-affine``) and ``tests/test_notebook06_models.py``
-checks that the two give the same images; this copy serves the benchmark and later
-notebooks. ``chained_random_layers`` is the blurring alternative notebook 06 measures
-against it: three Keras ``Random*`` layers in a row, each resampling the image again.
+:func:`random_affine` draws one rotation, one scale and one shift per image
+(:func:`affine_parameters`), composes them into a single affine transform and resamples the
+image once (:func:`resample`). :func:`three_resamplings` applies the very same draws as three
+resamplings in a row (rotate, then scale, then shift), as chained Keras ``Random*`` layers
+do: same geometry, three interpolations, blurrier digits. Notebook 06 writes the same
+functions in cells tagged ``random-affine`` and ``three-resamplings``;
+``tests/test_notebook06_models.py`` checks that the two give the same images. This copy
+serves notebook 07, the benchmark and the solutions.
+
+:func:`elastic_affine` adds a smooth random displacement field (an elastic distortion,
+Simard et al. 2003) to the affine transform, still resampling once: one of the two
+augmentations of the benchmark's ensemble.
 """
 
 from __future__ import annotations
@@ -14,39 +20,118 @@ import math
 
 import keras
 import tensorflow as tf
-from keras import layers
 
 CENTRE = 13.5
 """The centre of a 28x28 image in pixel coordinates: rotations and scaling keep it fixed."""
 
 
-def random_affine(images: tf.Tensor, max_degrees: float = 12.0, max_scale: float = 0.10,
-                  max_shift: float = 2.5) -> tf.Tensor:
-    """Rotate, scale and shift each image of a batch (N, 28, 28, 1) by random amounts,
-    resampling it once (bilinear, blank outside): rotation up to ``max_degrees`` either
-    way, scale within 1 +/- ``max_scale``, shift up to ``max_shift`` pixels on each axis."""
-    count = tf.shape(images)[0]
-    angle = tf.random.uniform([count], -1.0, 1.0) * (max_degrees * math.pi / 180.0)
-    scale = 1.0 + tf.random.uniform([count], -1.0, 1.0) * max_scale
-    shift_x = tf.random.uniform([count], -1.0, 1.0) * max_shift
-    shift_y = tf.random.uniform([count], -1.0, 1.0) * max_shift
-    # Each output pixel (x, y) reads the input at (a0 x + a1 y + a2, b0 x + b1 y + b2).
+def affine_parameters(count, max_degrees: float = 12.0, max_scale: float = 0.10,
+                      max_shift: float = 2.5) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """One random rotation (radians), scale and shift (pixels, x and y) per image: rotation
+    up to ``max_degrees`` either way, scale within 1 +/- ``max_scale``, shifts up to
+    ``max_shift`` pixels on each axis, all uniform."""
+    def uniform() -> tf.Tensor:
+        return tf.random.uniform([count], -1.0, 1.0)
+
+    return (uniform() * max_degrees * math.pi / 180, 1 + uniform() * max_scale,
+            uniform() * max_shift, uniform() * max_shift)
+
+
+def _inverse_matrix(angle, scale, shift_x, shift_y) -> tuple:
+    """Coefficients (a0, a1, a2, b0, b1, b2): output pixel (x, y) reads the input at
+    (a0 x + a1 y + a2, b0 x + b1 y + b2) for a rotation and scaling about the centre,
+    then a shift."""
     a0, a1 = tf.cos(angle) / scale, tf.sin(angle) / scale
     b0, b1 = -tf.sin(angle) / scale, tf.cos(angle) / scale
     a2 = CENTRE - (a0 * (CENTRE + shift_x) + a1 * (CENTRE + shift_y))
     b2 = CENTRE - (b0 * (CENTRE + shift_x) + b1 * (CENTRE + shift_y))
+    return a0, a1, a2, b0, b1, b2
+
+
+def resample(images, angle, scale, shift_x, shift_y) -> tf.Tensor:
+    """Rotate and scale each image about the centre (13.5, 13.5), then shift it: one
+    bilinear resampling, blank outside."""
+    a0, a1, a2, b0, b1, b2 = _inverse_matrix(angle, scale, shift_x, shift_y)
     zeros = tf.zeros_like(a0)
     transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
     return keras.ops.image.affine_transform(images, transforms, interpolation="bilinear",
                                             fill_mode="constant")
 
 
-def chained_random_layers(rotation_degrees: float = 10.0, zoom: float = 0.1,
-                          shift: float = 0.1) -> keras.Sequential:
-    """Rotation, zoom and translation as three Keras layers in a row: each resamples the
-    image, so a digit is interpolated three times (the augmentation notebook 06 replaced)."""
-    return keras.Sequential([
-        layers.RandomRotation(rotation_degrees / 360.0, fill_mode="constant"),
-        layers.RandomZoom(zoom, fill_mode="constant"),
-        layers.RandomTranslation(shift, shift, fill_mode="constant"),
-    ], name="chained_random_layers")
+def random_affine(images, max_degrees: float = 12.0, max_scale: float = 0.10,
+                  max_shift: float = 2.5) -> tf.Tensor:
+    """Rotate, scale and shift each image of a batch (N, 28, 28, 1) by random amounts,
+    resampling it once."""
+    parameters = affine_parameters(tf.shape(images)[0], max_degrees, max_scale, max_shift)
+    return resample(images, *parameters)
+
+
+def three_resamplings(images, max_degrees: float = 12.0, max_scale: float = 0.10,
+                      max_shift: float = 2.5) -> tf.Tensor:
+    """The same random moves as :func:`random_affine` (same draws from the same seed),
+    applied one after the other: three interpolations instead of one."""
+    angle, scale, shift_x, shift_y = affine_parameters(tf.shape(images)[0], max_degrees,
+                                                       max_scale, max_shift)
+    ones, nothing = tf.ones_like(scale), tf.zeros_like(scale)
+    images = resample(images, angle, ones, nothing, nothing)
+    images = resample(images, nothing, scale, nothing, nothing)
+    return resample(images, nothing, ones, shift_x, shift_y)
+
+
+def _gaussian_kernel(sigma: float) -> tf.Tensor:
+    radius = int(math.ceil(2.5 * sigma))
+    x = tf.range(-radius, radius + 1, dtype=tf.float32)
+    kernel = tf.exp(-(x**2) / (2 * sigma**2))
+    return kernel / tf.reduce_sum(kernel)
+
+
+def _smooth(field: tf.Tensor, sigma: float) -> tf.Tensor:
+    """Separable Gaussian smoothing of a (N, H, W, C) field."""
+    kernel = _gaussian_kernel(sigma)
+    channels = field.shape[-1]
+    along_x = tf.tile(tf.reshape(kernel, [1, -1, 1, 1]), [1, 1, channels, 1])
+    along_y = tf.tile(tf.reshape(kernel, [-1, 1, 1, 1]), [1, 1, channels, 1])
+    field = tf.nn.depthwise_conv2d(field, along_x, [1, 1, 1, 1], "SAME")
+    return tf.nn.depthwise_conv2d(field, along_y, [1, 1, 1, 1], "SAME")
+
+
+def _bilinear(images: tf.Tensor, xs: tf.Tensor, ys: tf.Tensor) -> tf.Tensor:
+    """Sample images (N, H, W, 1) at input coordinates xs, ys (N, H, W); 0 outside."""
+    count, height, width = tf.shape(images)[0], tf.shape(images)[1], tf.shape(images)[2]
+    pixels = images[..., 0]
+    x0, y0 = tf.floor(xs), tf.floor(ys)
+    wx, wy = xs - x0, ys - y0
+    x0, y0 = tf.cast(x0, tf.int32), tf.cast(y0, tf.int32)
+    batch = tf.broadcast_to(tf.reshape(tf.range(count), [-1, 1, 1]), tf.shape(x0))
+
+    def at(y, x):
+        inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+        index = tf.stack([batch, tf.clip_by_value(y, 0, height - 1),
+                          tf.clip_by_value(x, 0, width - 1)], axis=-1)
+        return tf.gather_nd(pixels, index) * tf.cast(inside, pixels.dtype)
+
+    out = ((1 - wx) * (1 - wy) * at(y0, x0) + wx * (1 - wy) * at(y0, x0 + 1)
+           + (1 - wx) * wy * at(y0 + 1, x0) + wx * wy * at(y0 + 1, x0 + 1))
+    return out[..., None]
+
+
+def elastic_affine(images, alpha: float = 20.0, sigma: float = 4.0, max_degrees: float = 12.0,
+                   max_scale: float = 0.10, max_shift: float = 2.5) -> tf.Tensor:
+    """:func:`random_affine` composed with an elastic distortion, resampled once.
+
+    The distortion moves every pixel by a smooth random displacement: uniform noise in
+    [-1, 1] per pixel and axis, smoothed by a Gaussian of ``sigma`` pixels, scaled by
+    ``alpha`` (Simard, Steinkraus and Platt, 2003)."""
+    count = tf.shape(images)[0]
+    a0, a1, a2, b0, b1, b2 = _inverse_matrix(*affine_parameters(count, max_degrees,
+                                                                max_scale, max_shift))
+    ys, xs = tf.meshgrid(tf.range(28, dtype=tf.float32), tf.range(28, dtype=tf.float32),
+                         indexing="ij")
+
+    def per_image(value):
+        return tf.reshape(value, [-1, 1, 1])
+
+    source_x = per_image(a0) * xs + per_image(a1) * ys + per_image(a2)
+    source_y = per_image(b0) * xs + per_image(b1) * ys + per_image(b2)
+    field = _smooth(tf.random.uniform([count, 28, 28, 2], -1.0, 1.0), sigma) * alpha
+    return _bilinear(images, source_x + field[..., 0], source_y + field[..., 1])

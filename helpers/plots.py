@@ -186,3 +186,80 @@ def plot_padding_and_stride(size: int = 5, kernel: int = 3) -> Figure:
                  "(grey: input pixels, 0: padding)")
     fig.tight_layout(rect=(0, 0, 1, 0.94))
     return fig
+
+
+def plot_inverse_mapping(source: np.ndarray, moved: np.ndarray,
+                         output_points: tuple[np.ndarray, np.ndarray],
+                         read_points: np.ndarray) -> Figure:
+    """How an affine resampling reads its input (notebook 06): each output pixel (right,
+    a dot) takes its value from a point of the input (left, the dot of the same colour).
+
+    ``output_points`` are the (x, y) grids of the output pixels shown, ``read_points`` the
+    (2, n) input coordinates each of them reads.
+    """
+    xs, ys = (np.ravel(points) for points in output_points)
+    colours = plt.cm.viridis(np.linspace(0, 1, len(xs)))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 4.6))
+    for ax, image, (px, py), title in (
+            (left, source, read_points, "Input: where each output pixel reads"),
+            (right, moved, (xs, ys), "Output: the resampled digit")):
+        ax.imshow(_as_2d(image), cmap="gray_r", vmin=0, vmax=1)
+        ax.scatter(px, py, c=colours, s=18, edgecolors="white", linewidths=0.5)
+        ax.set(title=title, xlim=(-0.5, 27.5), ylim=(27.5, -0.5), xlabel="x (pixels)",
+               ylabel="y (pixels)")
+    fig.suptitle("One affine resampling works backwards: output pixel -> input location")
+    fig.tight_layout()
+    return fig
+
+
+def plot_ladder(table, runs, validation_count: int, test_count: int) -> Figure:
+    """Every run of notebook 06's ladder: validation and test errors per rung, one dot per
+    seed, a line through the means, on logarithmic axes so that every run is visible."""
+    rungs = list(table.index)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), sharex=True)
+    for ax, key, count, split in ((axes[0], "val_accuracy", validation_count, "validation"),
+                                  (axes[1], "test_accuracy", test_count, "test")):
+        means = []
+        for position, rung in enumerate(rungs):
+            errors = [(1 - getattr(run, key)) * count for run in runs if run.rung == rung]
+            ax.scatter([position] * len(errors), errors, color="tab:blue", alpha=0.7, s=22,
+                       label="one run (seed)" if position == 0 else None)
+            means.append(np.mean(errors))
+        ax.plot(range(len(rungs)), means, color="tab:orange", label="mean over seeds")
+        ax.set_yscale("log")
+        ax.set_ylabel(f"{split.capitalize()} errors (of {count:,}, log scale)")
+        ax.set_title(f"{split.capitalize()} errors of every run")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend()
+        ax.set_xticks(range(len(rungs)), [rung.split(" ", 1)[0] for rung in rungs])
+        ax.set_xlabel("Rung (names in the table above)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_long_run(history: dict[str, list[float]], title: str = "Training history") -> Figure:
+    """Loss and accuracy per epoch of a run that keeps its last weights (notebook 07).
+
+    The accuracy panel is zoomed to the region where the last epochs differ (from 97%);
+    the loss panel shows training loss on augmented images with Dropout on, and validation
+    loss on clean images with Dropout off.
+    """
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(12, 4.2))
+    for ax, metric, label in ((loss_ax, "loss", "Loss"), (acc_ax, "accuracy", "Accuracy (%)")):
+        scale = 100 if metric == "accuracy" else 1
+        ax.plot(epochs, np.asarray(history[metric]) * scale, "o-", ms=3,
+                label="training (augmented, Dropout on)")
+        ax.plot(epochs, np.asarray(history[f"val_{metric}"]) * scale, "s-", ms=3,
+                label="validation")
+        ax.set(xlabel="Epoch", ylabel=label, title=f"{label.split(' ')[0]} per epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    low = min(97.0, 100 * min(history["val_accuracy"][len(epochs) // 4:]) - 0.2)
+    acc_ax.set_ylim(low, 100)
+    loss_ax.set_yscale("log")
+    loss_ax.set_ylabel("Loss (log scale)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

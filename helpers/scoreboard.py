@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from helpers import claims, test_record
+from helpers import claims, config, test_record
 
 
 @dataclass
@@ -142,9 +142,32 @@ class Scoreboard:
             })
         return pd.DataFrame(rows).set_index("rung")
 
+    def save(self, name: str) -> None:
+        """Write every run's scores to ``<results>/<name>.csv`` (the course's run: the
+        committed ``results/``), so that a later notebook and the README can use them."""
+        rows = [{"rung": run.rung, "what changed": self.changes.get(run.rung, ""),
+                 "seed": run.seed, "parameters": run.parameters,
+                 "seconds": round(run.seconds, 1), "val_accuracy": round(run.val_accuracy, 4),
+                 "test_accuracy": round(run.test_accuracy, 4)} for run in self.runs]
+        pd.DataFrame(rows).to_csv(config.results_dir() / f"{name}.csv", index=False)
+
     def styled_table(self, rungs: Sequence[str] | None = None):
         """:meth:`table` formatted for a notebook."""
         return self.table(rungs).style.format(
             {"parameters": "{:,}", "seconds": "{:.0f}", "validation %": "{:.2f}",
              "val sd": "{:.2f}", "test %": "{:.2f}", "test sd": "{:.2f}", "test errors": "{:.0f}"},
             na_rep="-")
+
+
+def load_runs(name: str) -> pd.DataFrame:
+    """The runs a notebook saved with :meth:`Scoreboard.save`: this mode's results folder
+    first, then (in full mode) the committed ``results/``."""
+    folders = [config.results_dir()]
+    if not config.is_quick():
+        folders.append(config.committed_dir() / "results")
+    for folder in folders:
+        path = folder / f"{name}.csv"
+        if path.is_file():
+            return pd.read_csv(path)
+    raise FileNotFoundError(f"no saved runs called {name!r}: run the notebook that makes them "
+                            f"first (looked in {', '.join(str(f) for f in folders)})")

@@ -67,6 +67,17 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
+class Stopwatch:
+    """Wall-clock seconds of a ``with`` block: ``with timer: ...`` then ``timer.seconds``."""
+
+    def __enter__(self) -> Stopwatch:
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self._start
+
+
 class KeepRawWeights(keras.callbacks.Callback):
     """Keeps the weights at the end of the last epoch in ``self.weights``.
 
@@ -131,13 +142,14 @@ def train_original_cnn(
     return model, history
 
 
-def one_cycle_schedule(
+def warmup_cosine(
     peak_learning_rate: float, total_steps: int, warmup_fraction: float = 0.15
 ) -> keras.optimizers.schedules.LearningRateSchedule:
-    """Warm-up then cosine decay (a "one-cycle" shape), introduced in notebook 06.
+    """Linear warm-up, then cosine decay to zero: notebook 06's ``warmup_cosine``.
 
     The rate rises linearly from ``peak/25`` to ``peak`` over the first
-    ``warmup_fraction`` of the steps, then follows a cosine down to zero.
+    ``warmup_fraction`` of the steps, then follows a cosine down to zero (a shape close
+    to Leslie Smith's "one-cycle" policy).
     """
     warmup_steps = max(1, int(total_steps * warmup_fraction))
     return keras.optimizers.schedules.CosineDecay(
@@ -147,6 +159,10 @@ def one_cycle_schedule(
         warmup_target=peak_learning_rate,
         warmup_steps=warmup_steps,
     )
+
+
+one_cycle_schedule = warmup_cosine
+"""The same schedule under the name the speed recipes use."""
 
 
 def compile_adam(model: keras.Model, learning_rate) -> keras.Model:
