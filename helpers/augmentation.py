@@ -135,3 +135,52 @@ def elastic_affine(images, alpha: float = 20.0, sigma: float = 4.0, max_degrees:
     source_y = per_image(b0) * xs + per_image(b1) * ys + per_image(b2)
     field = _smooth(tf.random.uniform([count, 28, 28, 2], -1.0, 1.0), sigma) * alpha
     return _bilinear(images, source_x + field[..., 0], source_y + field[..., 1])
+
+
+LOW_RESOLUTION_SIZES = (11, 14, 17, 20)
+"""Sides (pixels) a 28x28 image is reduced to by :func:`degrade`: MNIST's 20-pixel digit
+is then 8, 10, 12 or 14 pixels tall, as on a small scan or a phone photo of a form."""
+
+
+def _stretch(images: tf.Tensor) -> tf.Tensor:
+    """Each image divided by its own maximum, so that its strongest ink is 1 again (what the
+    preprocessing's contrast stretch does to a faint or blurred digit)."""
+    peak = tf.reduce_max(images, axis=[1, 2, 3], keepdims=True)
+    return tf.clip_by_value(images / tf.maximum(peak, 1e-6), 0.0, 1.0)
+
+
+def degrade(images, probability: float = 0.5) -> tf.Tensor:
+    """Make about ``probability`` of the images look like digits from outside MNIST, one way
+    each, chosen at random per image (notebook 08):
+
+    - low resolution: reduced to one of :data:`LOW_RESOLUTION_SIZES` (averaging areas) and
+      enlarged back (bilinear), blocky detail lost;
+    - a thick pen: strokes one pixel wider (a 2x2 maximum filter);
+    - a thin pen: strokes one pixel narrower (a 2x2 minimum filter);
+    - out of focus: a Gaussian blur of about one pixel.
+
+    Each result is stretched so that its strongest ink is 1, as the preprocessing does.
+    """
+    count = tf.shape(images)[0]
+    images = tf.convert_to_tensor(images, tf.float32)
+    low = [tf.image.resize(tf.image.resize(images, [size, size], "area"), [28, 28], "bilinear")
+           for size in LOW_RESOLUTION_SIZES]
+    thick = tf.nn.max_pool2d(images, 2, 1, "SAME")
+    thin = -tf.nn.max_pool2d(-images, 2, 1, "SAME")
+    kernel = _gaussian_kernel(0.9)
+    blur = tf.nn.conv2d(images, tf.reshape(kernel[:, None] * kernel[None, :],
+                                           [kernel.shape[0], kernel.shape[0], 1, 1]),
+                        1, "SAME")
+    options = tf.stack([*low, thick, thin, blur], axis=1)  # (N, 7, 28, 28, 1)
+    # Low resolution is one way of four, whatever the number of sizes.
+    weights = tf.constant([1.0 / len(LOW_RESOLUTION_SIZES)] * len(LOW_RESOLUTION_SIZES)
+                          + [1.0, 1.0, 1.0])
+    choice = tf.random.categorical(tf.math.log(weights)[None, :], count)[0]
+    picked = _stretch(tf.gather(options, choice, batch_dims=1))
+    chosen = tf.random.uniform([count]) < probability
+    return tf.where(tf.reshape(chosen, [-1, 1, 1, 1]), picked, images)
+
+
+def degrade_then_affine(images) -> tf.Tensor:
+    """:func:`degrade`, then :func:`random_affine`: the handwriting model's augmentation."""
+    return random_affine(degrade(images))

@@ -26,13 +26,12 @@ below zero and "no measurable difference" when the interval covers zero.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
-
-import warnings
 
 from helpers.config import is_course_run, is_quick
 
