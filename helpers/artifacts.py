@@ -42,9 +42,11 @@ def save_for_inference(model: keras.Model, name: str) -> Path:
 
     A compiled model's ``.keras`` file also holds the optimizer's slots (Adam keeps two
     numbers per weight), about twice the weights again; a model that is only used to
-    predict does not need them. The copy is made by cloning the layers and their weights.
+    predict does not need them. The copy is rebuilt from the model's configuration (not with
+    ``keras.models.clone_model``, which compiles the clone like the original, optimizer
+    included) and given the model's weights.
     """
-    copy = keras.models.clone_model(model)
+    copy = type(model).from_config(model.get_config())
     copy.set_weights(model.get_weights())
     path = model_path(name)
     copy.save(path)
@@ -143,6 +145,16 @@ def _shown(path: Path) -> str:
     from helpers import relative_to_repo
 
     return relative_to_repo(path)
+
+
+def load_saved(name: str) -> keras.Model:
+    """Load model ``name`` from this mode's models folder or, in full mode, the committed
+    ``models/`` (see :func:`saved_model_folder`); a clear error when neither has it."""
+    folder = saved_model_folder(name)
+    if folder is None:
+        raise ModelFileError(f"no saved model {name!r}: run the notebook that trains it "
+                             f"first (looked in {_shown(models_dir())})")
+    return load_model(folder / f"{name}.keras")
 
 
 def load_or_train(

@@ -63,6 +63,7 @@ class Comparison:
     runs: int
     method: str
     p_value: float
+    unit: str = "points"
 
     def verdict(self) -> str:
         """"better" (interval above zero), "worse" (below) or "no measurable difference"."""
@@ -75,8 +76,12 @@ class Comparison:
     def line(self) -> str:
         """One printed line: the difference, its interval and how it was computed."""
         return (f"{self.a} vs {self.b} ({self.metric}, {self.method}): "
-                f"{self.difference:+.2f} points, 95% interval [{self.low:+.2f}, {self.high:+.2f}], "
+                f"{self.difference:+.{self._digits()}f} {self.unit}, 95% interval "
+                f"[{self.low:+.{self._digits()}f}, {self.high:+.{self._digits()}f}], "
                 f"p = {self.p_value:.3f}")
+
+    def _digits(self) -> int:
+        return 2 if self.unit == "points" else 4
 
 
 def _points(values: Sequence[float]) -> np.ndarray:
@@ -86,14 +91,22 @@ def _points(values: Sequence[float]) -> np.ndarray:
 
 
 def compare(a: Sequence[float], b: Sequence[float], name_a: str, name_b: str,
-            metric: str = "validation accuracy", paired: bool = True) -> Comparison:
+            metric: str = "validation accuracy", paired: bool = True,
+            unit: str = "points") -> Comparison:
     """Compare two settings from their per-seed scores (accuracies in [0, 1] or in points).
+
+    With ``unit="points"`` accuracies are shown in percentage points; any other ``unit``
+    (e.g. ``"nats"`` for a per-image log-likelihood) compares the values as they are, and
+    the pairs may then be images instead of seeds.
 
     ``paired=True`` needs the two lists in the same seed order: the interval is
     ``mean(d) +/- t(0.975, n-1) * sd(d) / sqrt(n)`` over the per-seed differences ``d`` and
     the p-value is the paired t-test's. ``paired=False`` uses Welch's interval and test.
     """
-    a_points, b_points = _points(a), _points(b)
+    if unit == "points":
+        a_points, b_points = _points(a), _points(b)
+    else:
+        a_points, b_points = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if paired:
         if len(a_points) != len(b_points):
             raise ValueError(f"a paired comparison needs as many runs of {name_a!r} as of "
@@ -108,8 +121,9 @@ def compare(a: Sequence[float], b: Sequence[float], name_a: str, name_b: str,
         p_value = 1.0 if spread == 0 else float(2 * stats.t.sf(abs(mean) / spread, count - 1))
         if spread == 0 and mean != 0:
             p_value = 0.0
+        pairs = "paired seeds" if unit == "points" else "pairs"
         return Comparison(name_a, name_b, metric, mean, mean - half, mean + half, count,
-                          f"{count} paired seeds", p_value)
+                          f"{count:,} {pairs}", p_value, unit)
     if len(a_points) < 2 or len(b_points) < 2:
         raise ValueError("Welch's comparison needs at least two runs of each setting")
     mean = float(a_points.mean() - b_points.mean())
@@ -126,7 +140,7 @@ def compare(a: Sequence[float], b: Sequence[float], name_a: str, name_b: str,
         2 * stats.t.sf(abs(mean) / spread, dof))
     return Comparison(name_a, name_b, metric, mean, mean - half, mean + half,
                       min(len(a_points), len(b_points)),
-                      f"{len(a_points)} vs {len(b_points)} runs, Welch", p_value)
+                      f"{len(a_points)} vs {len(b_points)} runs, Welch", p_value, unit)
 
 
 @dataclass(frozen=True)

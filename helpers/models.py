@@ -56,14 +56,15 @@ def build_dense_network() -> keras.Model:
 
 
 def build_cnn(kernel: int = 3, hidden: int | None = None,
-              batch_norm_momentum: float | None = None) -> keras.Model:
+              batch_norm_momentum: float | None = None, dropout_rate: float = 0.5) -> keras.Model:
     """The CNNs of notebook 06's ladder (cells tagged ``build-cnn`` and ``bn-cnn``).
 
     conv(32) -> pool -> conv(64) -> pool -> [dense(hidden), ReLU] -> Dropout 0.5 -> softmax,
     with ``kernel`` x ``kernel`` convolutions. ``build_cnn()`` is the original CNN of notebook
     02; ``build_cnn(5, 256)`` the wider CNN of rung 7 (317,066 parameters). With
     ``batch_norm_momentum`` each convolution (then without bias) is followed by batch
-    normalization with that momentum and the ReLU (rung 11).
+    normalization with that momentum and the ReLU (rung 11). ``dropout_rate`` is 0.5 on the
+    ladder (its solutions try others).
     """
     inputs = keras.Input(shape=INPUT_SHAPE, name="image")
     x = inputs
@@ -78,7 +79,7 @@ def build_cnn(kernel: int = 3, hidden: int | None = None,
     x = layers.Flatten(name="flatten")(x)
     if hidden:
         x = layers.Dense(hidden, activation="relu", name="hidden")(x)
-    x = layers.Dropout(0.5, name="dropout")(x)
+    x = layers.Dropout(dropout_rate, name="dropout")(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
     name = "cnn" if batch_norm_momentum is None else "bn_cnn"
     return keras.Model(inputs, outputs, name=name)

@@ -155,7 +155,8 @@ def plot_padding_and_stride(size: int = 5, kernel: int = 3) -> Figure:
     Three panels: ``padding="valid"`` with stride 1 (the filter stays inside the input),
     ``padding="same"`` (a ring of zeros lets the filter centre on every pixel, so the
     output keeps the input's size) and stride 2 (the filter jumps two pixels). Each
-    panel outlines the filter's first positions and prints the output size.
+    panel outlines the filter's first positions, each box drawn just inside the pixels it
+    covers (never over the edge of the grid), and prints the output size.
     """
     from matplotlib.patches import Rectangle
 
@@ -174,8 +175,9 @@ def plot_padding_and_stride(size: int = 5, kernel: int = 3) -> Figure:
                     ax.text(col + 0.5, row + 0.5, "0", ha="center", va="center", color="grey")
         out = (full - kernel) // stride + 1
         for index, start in enumerate(range(0, stride * min(out, 3), stride)):
-            ax.add_patch(Rectangle((start + 0.06 * index, 0.06 * index), kernel, kernel, fill=False,
-                                   edgecolor=colours[index], linewidth=2.5))
+            inset = 0.05 + 0.07 * index  # each box drawn a little inside the last: all stay visible
+            ax.add_patch(Rectangle((start + inset, inset), kernel - 2 * inset, kernel - 2 * inset,
+                                   fill=False, edgecolor=colours[index], linewidth=2.5))
         ax.set_xlim(-0.2, full + 0.2)
         ax.set_ylim(full + 0.2, -0.2)
         ax.set_aspect("equal")
@@ -260,6 +262,64 @@ def plot_long_run(history: dict[str, list[float]], title: str = "Training histor
     acc_ax.set_ylim(low, 100)
     loss_ax.set_yscale("log")
     loss_ax.set_ylabel("Loss (log scale)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_proxy_variants(digit: np.ndarray, variants: Sequence[str], seed: int = 1) -> Figure:
+    """One MNIST digit rendered each way of :mod:`helpers.proxies` (top row: the page the
+    preprocessing receives) and the 28x28 image the model then receives (bottom row)."""
+    from helpers import preprocess, proxies
+
+    fig, axes = plt.subplots(2, len(variants), figsize=(1.25 * len(variants) + 1, 3.4))
+    digit = proxies.as_digits(digit)[0]
+    for column, variant in enumerate(variants):
+        page = proxies.render_proxy(digit, variant, proxies.image_rng(seed, column, 0))
+        top, bottom = axes[0, column], axes[1, column]
+        top.imshow(np.asarray(page), cmap="gray" if np.asarray(page).ndim == 2 else None)
+        top.set_title(variant.replace("_", " "), fontsize=8)
+        try:
+            bottom.imshow(preprocess.to_mnist(page), cmap="gray", vmin=0, vmax=1)
+        except preprocess.PreprocessError:
+            bottom.text(0.5, 0.5, "unreadable", ha="center", va="center", fontsize=8)
+        for ax in (top, bottom):
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0, 0].set_ylabel("page", fontsize=9)
+    axes[1, 0].set_ylabel("28x28", fontsize=9)
+    fig.suptitle("One validation digit rendered each way (top) and as the model receives it "
+                 "(bottom)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_reliability(models: dict, title: str = "Reliability", bins: int = 10) -> Figure:
+    """Reliability diagrams (notebook 09), one panel per model: for each confidence bin, the
+    accuracy (bar) against the bin's mean confidence (dot on the diagonal = calibrated).
+    ``models`` maps a name to ``(probabilities, labels)``. The number of images in each bin
+    is written above its bar: most of a good model's answers fall in the last bin."""
+    from helpers import calibration
+
+    fig, axes = plt.subplots(1, len(models), figsize=(3.6 * len(models), 3.9), sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, (name, (probabilities, labels)) in zip(axes, models.items(), strict=True):
+        table = calibration.reliability(probabilities, labels, bins=bins)
+        width = 1.0 / bins
+        ax.bar(table["low"] + width / 2, table["accuracy"], width=width * 0.9,
+               color="tab:blue", alpha=0.75, label="accuracy in the bin")
+        ax.plot(table["confidence"], table["confidence"], "o", color="tab:orange", ms=4,
+                label="mean confidence in the bin")
+        ax.plot([0, 1], [0, 1], "--", color="grey", linewidth=1)
+        for _, row in table.iterrows():
+            ax.text(row["low"] + width / 2, min(row["accuracy"] + 0.03, 1.02),
+                    f"{int(row['count'])}", ha="center", fontsize=7, rotation=90)
+        ece = calibration.expected_calibration_error(probabilities, labels, bins=15)
+        ax.set(title=f"{name}\nECE {ece:.4f}", xlabel="Confidence (top probability)",
+               xlim=(0, 1), ylim=(0, 1.12))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("Accuracy")
+    axes[0].legend(loc="upper left", fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -25,6 +25,9 @@ from helpers.models import build_original_cnn, build_wider_cnn, compile_original
 ORIGINAL_CNN = "original_cnn"
 """Name under which notebook 03 saves the original CNN."""
 
+HANDWRITING_CNN = "handwriting_cnn"
+"""Name under which notebook 08 saves the model trained for digits from outside MNIST."""
+
 BEST_CNN = "best_cnn"
 """Name under which notebook 06 saves the course's best single model (also the default
 model of ``python -m helpers.predict``)."""
