@@ -7,6 +7,7 @@ every image of your own goes through the same steps, each one a small function t
 notebook 08 shows:
 
 1. :func:`load_grayscale` - any image file (PNG/JPEG, RGB, RGBA, grayscale) to floats in [0, 1];
+   :func:`enlarge_small_image` - a tiny scan (under 64 pixels) padded with paper and enlarged;
 2. :func:`ink_is_dark` - polarity: dark ink on light paper, or the reverse;
 3. :func:`normalise_contrast` - white ink on a black background, paper at 0 and ink at 1;
 4. :func:`ink_mask` and :func:`remove_specks` - which pixels are ink, without small noise specks;
@@ -40,6 +41,9 @@ TARGET_STROKE_WIDTH = 2.8
 
 MAX_SIDE = 1000
 """Larger images are reduced to this many pixels on their longer side when read."""
+
+SMALL_IMAGE_SIDE = 64
+"""Images whose longer side is under this many pixels are padded and enlarged first."""
 
 
 class PreprocessError(ValueError):
@@ -90,6 +94,34 @@ def load_grayscale(source: str | Path | Image.Image | np.ndarray) -> np.ndarray:
         array = np.asarray(image, dtype=np.float32)
         return array / (65535.0 if array.max() > 255 else 255.0 if array.max() > 1 else 1.0)
     return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+
+
+def enlarge_small_image(gray: np.ndarray, min_side: int = SMALL_IMAGE_SIDE,
+                        pad_fraction: float = 0.25) -> np.ndarray:
+    """A tiny image padded with paper and enlarged smoothly; larger images unchanged.
+
+    The later steps assume that paper covers most of the image: the median pixel is
+    paper and the spread around it is the paper's noise. A small scan cut tightly around
+    its digit (8 to 16 pixels tall, as on scanned forms) is about half ink, so the
+    contrast step would set its ink floor at the ink's own level and erase most strokes.
+    An image whose longer side is under ``min_side`` pixels gets a border of paper (its
+    99th-percentile level for dark ink, 1st for light ink) ``pad_fraction`` of its longer
+    side wide (at least 2 pixels), then is enlarged by a whole factor with bicubic
+    interpolation until its longer side reaches ``min_side``.
+    """
+    if max(gray.shape) >= min_side:
+        return gray
+    paper = float(np.percentile(gray, 99 if ink_is_dark(gray) else 1))
+    pad = max(2, int(round(pad_fraction * max(gray.shape))))
+    gray = np.pad(gray, pad, constant_values=paper)
+    factor = int(np.ceil(min_side / max(gray.shape)))
+    if factor > 1:
+        gray = np.asarray(
+            Image.fromarray(gray.astype(np.float32), mode="F").resize(
+                (gray.shape[1] * factor, gray.shape[0] * factor), Image.Resampling.BICUBIC
+            )
+        )
+    return np.clip(gray, 0.0, 1.0).astype(np.float32)
 
 
 # 2. Polarity ----------------------------------------------------------------------------------
@@ -305,7 +337,7 @@ def preprocess_steps(source: str | Path | Image.Image | np.ndarray) -> dict[str,
     Keys: ``gray``, ``contrast``, ``mask``, ``cropped``, ``box``, ``mnist`` (the 28x28 result).
     Raises :class:`PreprocessError` for a blank image.
     """
-    gray = load_grayscale(source)
+    gray = enlarge_small_image(load_grayscale(source))
     if gray.max() - gray.min() < 0.05:
         raise PreprocessError("the image is blank: it has no contrast")
     contrast = normalise_contrast(gray)

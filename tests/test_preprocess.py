@@ -270,3 +270,27 @@ def test_mnist_digits_scanned_from_paper_keep_their_accuracy(model) -> None:
     images = preprocess.to_batch([preprocess.to_mnist(page) for page in pages])
     predicted = model.predict(images, verbose=0).argmax(axis=1)
     assert (predicted == mnist["y_test"][chosen]).mean() >= 0.95
+
+
+def test_tiny_tightly_cropped_scans_are_read() -> None:
+    """scikit-learn's 8x8 digits (real handwriting, each cut tightly around its ink and half
+    ink) are all read: without padding and enlarging them first, the contrast step takes
+    the ink for paper and finds no ink at all in dozens of them (notebook 08)."""
+    from sklearn.datasets import load_digits
+
+    scans = load_digits().images[:200]
+    pages = [(255 - np.round(scan * 255 / 16)).astype(np.uint8) for scan in scans]
+    digits = [preprocess.to_mnist(page) for page in pages]  # raises if one were blank
+    assert all(d.shape == (28, 28) and (d > 0.5).sum() >= 15 for d in digits)
+    enlarged = preprocess.enlarge_small_image(pages[0].astype(np.float32) / 255)
+    assert max(enlarged.shape) >= preprocess.SMALL_IMAGE_SIDE
+    assert enlarged[0, 0] == pytest.approx(1.0)  # a border of paper was added
+    # the centre of mass of the ink sits where MNIST puts it
+    assert np.allclose(np.mean([preprocess.centre_of_mass(d) for d in digits], axis=0),
+                       preprocess.MNIST_CENTRE, atol=0.6)
+
+
+def test_images_of_64_pixels_and_more_take_the_usual_path() -> None:
+    page = page_with_bar(size=64)
+    assert preprocess.enlarge_small_image(page) is page
+    np.testing.assert_array_equal(preprocess.to_mnist(page), preprocess.to_mnist(page.copy()))

@@ -70,6 +70,29 @@
     return out;
   }
 
+  const SMALL_IMAGE_SIDE = 64;
+
+  /** A tiny image padded with paper and enlarged (bicubic) until its longer side reaches
+   * SMALL_IMAGE_SIDE; larger images unchanged (enlarge_small_image). Needs resize, below. */
+  function enlargeSmallImage(gray, minSide = SMALL_IMAGE_SIDE, padFraction = 0.25) {
+    const { width, height } = gray;
+    if (Math.max(width, height) >= minSide) return gray;
+    const paper = percentile(gray.data, inkIsDark(gray) ? 99 : 1);
+    const pad = Math.max(2, roundHalfEven(padFraction * Math.max(width, height)));
+    const padded = image(width + 2 * pad, height + 2 * pad);
+    padded.data.fill(paper);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        padded.data[(y + pad) * padded.width + x + pad] = gray.data[y * width + x];
+      }
+    }
+    const factor = Math.ceil(minSide / Math.max(padded.width, padded.height));
+    const out = factor > 1
+      ? resize(padded, padded.width * factor, padded.height * factor, "bicubic") : padded;
+    for (let i = 0; i < out.data.length; i++) out.data[i] = Math.min(1, Math.max(0, out.data[i]));
+    return out;
+  }
+
   // 2-3. Polarity and contrast ------------------------------------------------------------------
 
   /** True for dark ink on light paper (ink_is_dark). */
@@ -321,7 +344,17 @@
   const FILTERS = {
     box: { support: 0.5, weight: (x) => (x > -0.5 && x <= 0.5 ? 1 : 0) },
     bilinear: { support: 1.0, weight: (x) => (Math.abs(x) < 1 ? 1 - Math.abs(x) : 0) },
+    bicubic: { support: 2.0, weight: bicubicWeight },
   };
+
+  /** Pillow's bicubic kernel (a = -0.5, bicubic_filter in Resample.c). */
+  function bicubicWeight(x) {
+    const a = -0.5;
+    const t = Math.abs(x);
+    if (t < 1) return ((a + 2) * t - (a + 3)) * t * t + 1;
+    if (t < 2) return (((t - 5) * t + 8) * t - 4) * a;
+    return 0;
+  }
 
   /** Pillow's resampling coefficients for one axis (precompute_coeffs in Resample.c). */
   function coefficients(inSize, outSize, filter) {
@@ -454,7 +487,7 @@
   /** Every step from canvas pixels (RGBA bytes) to the 28x28 model input; null when blank.
    * Returns {gray, contrast, mask, cropped, box, mnist} like preprocess_steps. */
   function preprocessSteps(rgba, width, height) {
-    const gray = grayFromRGBA(rgba, width, height);
+    const gray = enlargeSmallImage(grayFromRGBA(rgba, width, height));
     let min = Infinity;
     let max = -Infinity;
     for (const value of gray.data) {
@@ -475,5 +508,6 @@
     MNIST_SIZE, BOX_SIZE, roundHalfEven, percentile, grayFromRGBA, inkIsDark, normaliseContrast,
     gaussianFilter, otsuThreshold, inkMask, removeSpecks, inkBoundingBox, cropToInk, strokeWidth,
     greyDilationDisk, resize, fitIntoBox, centreOfMass, centreByMass, preprocessSteps,
+    SMALL_IMAGE_SIDE, enlargeSmallImage,
   };
 })(typeof window !== "undefined" ? window : globalThis);
