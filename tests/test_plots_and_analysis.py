@@ -56,6 +56,25 @@ def test_class_counts_plot():
     assert fig.axes[0].get_legend() is not None and len(fig.axes[0].patches) == 20
 
 
+
+@pytest.mark.parametrize("size,kernel", [(5, 3), (6, 3), (7, 5)])
+def test_padding_and_stride_boxes_stay_inside_the_grid(size, kernel):
+    """Every outlined filter position lies within the pixels it covers: inside the input under
+    "valid", inside the zero-padded grid under "same", never over the grid's edge."""
+    fig = plots.plot_padding_and_stride(size=size, kernel=kernel)
+    grids = [size, size + 2 * (kernel // 2), size]  # valid, same (padded), valid with stride 2
+    for ax, grid in zip(fig.axes, grids, strict=True):
+        boxes = [patch for patch in ax.patches if not patch.get_fill()]
+        assert 2 <= len(boxes) <= 3, ax.get_title()
+        for box in boxes:
+            left, top = box.get_xy()
+            right, bottom = left + box.get_width(), top + box.get_height()
+            assert 0 < left < right < grid and 0 < top < bottom < grid, (ax.get_title(), box)
+            assert box.get_width() > kernel - 1  # still covers kernel x kernel pixels
+        starts = sorted(box.get_xy()[0] for box in boxes)
+        assert starts[0] < 1 and len(set(np.floor(starts))) == len(starts)  # distinct columns
+
+
 Y_TRUE = np.array([0, 0, 1, 1, 1, 2, 2, 2, 2, 9])
 Y_PRED = np.array([0, 1, 1, 1, 2, 2, 2, 1, 1, 9])
 
