@@ -10,6 +10,8 @@ functional models of :mod:`helpers.models`. Every attribution function
 - returns one map per image of shape (N, 28, 28), float32, finite, each map min-max
   normalised to [0, 1] (a map that is constant everywhere comes back as all zeros).
 
+:func:`gradcam_by_hand` is notebook 05's own Grad-CAM, written with ``tf.GradientTape``
+(``tests/test_attribution.py`` checks that it, the notebook's cell and tf-keras-vis agree).
 :func:`randomised_copy` and :func:`map_similarity` implement the model-randomisation sanity
 check of Adebayo et al., "Sanity Checks for Saliency Maps" (NeurIPS 2018).
 """
@@ -25,6 +27,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 from matplotlib.figure import Figure
+from scipy.ndimage import zoom
 from scipy.stats import spearmanr
 from tf_keras_vis.activation_maximization import ActivationMaximization
 from tf_keras_vis.gradcam import Gradcam
@@ -35,6 +38,7 @@ from tf_keras_vis.utils.regularizers import Norm, TotalVariation2D
 from tf_keras_vis.utils.scores import CategoricalScore
 
 from helpers.config import SEED
+from helpers.models import NUM_CLASSES
 
 LAST_CONV_LAYER = "conv2"
 """The last convolutional layer of the original CNN: Grad-CAM's default target layer."""
@@ -120,6 +124,38 @@ def gradcam_maps(
     with _quiet():
         maps = cam(_score(classes, len(images)), images, penultimate_layer=layer, training=False)
     return _clean(maps, len(images))
+
+
+
+def gradcam_by_hand(
+    model: keras.Model,
+    images: np.ndarray,
+    classes: Sequence[int] | np.ndarray,
+    layer: str = LAST_CONV_LAYER,
+    output_layer: str = "probabilities",
+) -> np.ndarray:
+    """Grad-CAM written out with ``tf.GradientTape``, as in notebook 05 section 3.
+
+    The gradient of each image's class logit (the output layer's weighted sum, before its
+    softmax) with respect to the feature maps of ``layer``, averaged over the grid, gives
+    one weight per channel; the weighted sum of the maps through ReLU, stretched to 28x28
+    by linear interpolation and rescaled to [0, 1], is the map. It matches
+    :func:`gradcam_maps` (tf-keras-vis) to float32 rounding.
+    """
+    images = _as_batch(images)
+    classes = np.broadcast_to(np.atleast_1d(np.asarray(classes, dtype="int64")), len(images))
+    dense = model.get_layer(output_layer)
+    probe = keras.Model(model.inputs[0], [model.get_layer(layer).output, dense.input])
+    with tf.GradientTape() as tape:
+        maps, features = probe(images, training=False)
+        logits = features @ dense.kernel + dense.bias
+        scores = tf.reduce_sum(logits * tf.one_hot(classes, NUM_CLASSES), axis=1)
+    gradients = tape.gradient(scores, maps)
+    weights = tf.reduce_mean(gradients, axis=(1, 2))
+    cam = tf.nn.relu(tf.einsum("nijc,nc->nij", maps, weights)).numpy()
+    cam = zoom(cam, (1, 28 / cam.shape[1], 28 / cam.shape[2]), order=1)
+    low, high = cam.min(axis=(1, 2), keepdims=True), cam.max(axis=(1, 2), keepdims=True)
+    return ((cam - low) / np.maximum(high - low, 1e-12)).astype("float32")
 
 
 def first_layer_filters(model: keras.Model, layer: str = "conv1") -> np.ndarray:

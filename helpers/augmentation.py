@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 CENTRE = 13.5
@@ -137,48 +138,46 @@ def elastic_affine(images, alpha: float = 20.0, sigma: float = 4.0, max_degrees:
     return _bilinear(images, source_x + field[..., 0], source_y + field[..., 1])
 
 
-LOW_RESOLUTION_SIZES = (11, 14, 17, 20)
+LOW_RESOLUTION_SIDES = (11, 14, 17, 20)
 """Sides (pixels) a 28x28 image is reduced to by :func:`degrade`: MNIST's 20-pixel digit
 is then 8, 10, 12 or 14 pixels tall, as on a small scan or a phone photo of a form."""
 
 
-def _stretch(images: tf.Tensor) -> tf.Tensor:
-    """Each image divided by its own maximum, so that its strongest ink is 1 again (what the
-    preprocessing's contrast stretch does to a faint or blurred digit)."""
-    peak = tf.reduce_max(images, axis=[1, 2, 3], keepdims=True)
-    return tf.clip_by_value(images / tf.maximum(peak, 1e-6), 0.0, 1.0)
+def gaussian_kernel(sigma: float = 0.9, radius: int = 3) -> tf.Tensor:
+    """A 2-D Gaussian blur kernel of shape (2 radius + 1, 2 radius + 1, 1, 1), summing to 1."""
+    taps = np.exp(-np.arange(-radius, radius + 1) ** 2 / (2 * sigma**2))
+    taps = taps / taps.sum()
+    return tf.constant(np.outer(taps, taps)[:, :, None, None], tf.float32)
+
+
+GAUSSIAN = gaussian_kernel()
+"""The blur of :func:`degrade`: a Gaussian of about one pixel (sigma 0.9)."""
 
 
 def degrade(images, probability: float = 0.5) -> tf.Tensor:
     """Make about ``probability`` of the images look like digits from outside MNIST, one way
-    each, chosen at random per image (notebook 08):
+    each, chosen at random per image (notebook 08's cell tagged ``degrade``):
 
-    - low resolution: reduced to one of :data:`LOW_RESOLUTION_SIZES` (averaging areas) and
-      enlarged back (bilinear), blocky detail lost;
+    - low resolution: reduced to one of :data:`LOW_RESOLUTION_SIDES` (averaging areas) and
+      enlarged back (bilinear), blocky detail lost (one way of four, whatever the side);
     - a thick pen: strokes one pixel wider (a 2x2 maximum filter);
     - a thin pen: strokes one pixel narrower (a 2x2 minimum filter);
-    - out of focus: a Gaussian blur of about one pixel.
+    - out of focus: a Gaussian blur of about one pixel (:data:`GAUSSIAN`).
 
     Each result is stretched so that its strongest ink is 1, as the preprocessing does.
     """
     count = tf.shape(images)[0]
-    images = tf.convert_to_tensor(images, tf.float32)
-    low = [tf.image.resize(tf.image.resize(images, [size, size], "area"), [28, 28], "bilinear")
-           for size in LOW_RESOLUTION_SIZES]
+    low = [tf.image.resize(tf.image.resize(images, [side, side], "area"), [28, 28])
+           for side in LOW_RESOLUTION_SIDES]
     thick = tf.nn.max_pool2d(images, 2, 1, "SAME")
     thin = -tf.nn.max_pool2d(-images, 2, 1, "SAME")
-    kernel = _gaussian_kernel(0.9)
-    blur = tf.nn.conv2d(images, tf.reshape(kernel[:, None] * kernel[None, :],
-                                           [kernel.shape[0], kernel.shape[0], 1, 1]),
-                        1, "SAME")
-    options = tf.stack([*low, thick, thin, blur], axis=1)  # (N, 7, 28, 28, 1)
-    # Low resolution is one way of four, whatever the number of sizes.
-    weights = tf.constant([1.0 / len(LOW_RESOLUTION_SIZES)] * len(LOW_RESOLUTION_SIZES)
-                          + [1.0, 1.0, 1.0])
-    choice = tf.random.categorical(tf.math.log(weights)[None, :], count)[0]
-    picked = _stretch(tf.gather(options, choice, batch_dims=1))
+    blur = tf.nn.conv2d(images, GAUSSIAN, 1, "SAME")
+    options = tf.stack([*low, thick, thin, blur], axis=1)
+    weights = tf.math.log([[0.25, 0.25, 0.25, 0.25, 1.0, 1.0, 1.0]])
+    picked = tf.gather(options, tf.random.categorical(weights, count)[0], batch_dims=1)
+    picked = picked / tf.maximum(tf.reduce_max(picked, axis=[1, 2, 3], keepdims=True), 1e-6)
     chosen = tf.random.uniform([count]) < probability
-    return tf.where(tf.reshape(chosen, [-1, 1, 1, 1]), picked, images)
+    return tf.where(tf.reshape(chosen, [-1, 1, 1, 1]), tf.clip_by_value(picked, 0, 1), images)
 
 
 def degrade_then_affine(images) -> tf.Tensor:

@@ -12,6 +12,11 @@ The drawing demo (site/demo.md) runs the model in the browser with onnxruntime-w
 package pinned in package.json and package-lock.json. When node_modules/ lacks it, this script
 runs `npm ci` first (the only step that needs the network, once); without npm the site is
 still built and the demo page says that it cannot run.
+
+The demo's model is models/deployed_cnn.demo.onnx (notebook 11). When it is not committed,
+this script exports it first with `python -m helpers.demo_model` into scratch/demo/ (from
+models/deployed_cnn.keras, or from models/best_cnn.keras while the deployed model does not
+exist either), again only when that export is older than its model or the exporting code.
 """
 
 from __future__ import annotations
@@ -74,11 +79,40 @@ def ensure_browser_runtime(root: Path = REPO_ROOT) -> bool:
     return True
 
 
+def ensure_demo_model(root: Path = REPO_ROOT) -> bool:
+    """Export the demo's ONNX file into scratch/demo/ when it is not committed (see
+    course_site.demo_files) and missing or stale; return whether the demo has a model."""
+    sys.path.insert(0, str(SITE_DIR / "_ext"))
+    from course_site import demo_files
+
+    files = demo_files(root)
+    onnx_file, source = root / str(files["onnx"]), root / str(files["source"])
+    if not files["export"]:
+        return onnx_file.is_file()
+    code = root / "helpers" / "demo_model.py"
+    newest = max(path.stat().st_mtime for path in (source, code) if path.is_file())
+    if onnx_file.is_file() and onnx_file.stat().st_mtime >= newest:
+        return True
+    print(f"Exporting the drawing demo's model: {files['source']} -> {files['onnx']}"
+          + (" (the deployed model does not exist yet: the best CNN stands in, and the demo "
+             "never declines)" if files["fallback"] else ""))
+    result = subprocess.run(
+        [sys.executable, "-m", "helpers.demo_model", str(source), str(onnx_file)],
+        cwd=root, check=False, capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        print(f"warning: the demo's model could not be exported: {result.stderr[-2000:]}",
+              file=sys.stderr)
+        return False
+    return True
+
+
 def main(argv: list[str]) -> int:
     """Build the site into argv[0] (default site/) and print where it is and how long it took."""
     output_dir = Path(argv[0]).resolve() if argv else SITE_DIR
     start = time.perf_counter()
     ensure_browser_runtime()
+    ensure_demo_model()
     try:
         jupyter_book(build_arguments(output_dir), standalone_mode=False)
     except SystemExit as stop:  # jupyter-book exits with a status on failure

@@ -1,17 +1,24 @@
 """The tf-keras-vis wrapper of notebook 05: shapes, ranges, targets, and the randomisation check.
 
-The maps are computed on the quick-mode original CNN (trained in a few seconds through
-``load_or_train`` when it is missing), so a version bump of tf-keras-vis, Keras or
-TensorFlow that breaks Saliency or Grad-CAM fails here, outside the notebook.
+The maps are computed on the quick-mode original CNN, trained in a few seconds into this
+module's own output folder: it never stands in for the model that notebook 03 saves for the
+later notebooks of the same test run. A version bump of tf-keras-vis, Keras or TensorFlow
+that breaks Saliency or Grad-CAM fails here, outside the notebook. Notebook 05's Grad-CAM
+written by hand (its cell tagged ``gradcam-by-hand``) and its copy in ``helpers.attribution``
+must agree with each other and with tf-keras-vis.
 """
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
+from scipy.ndimage import zoom
 
-from helpers import artifacts, attribution, config, data, training
+from helpers import attribution, config, data, training
 from tests.helpers_for_tests import real_mnist_path
+from tests.test_notebook_models import run_cells
 
 SANITY_THRESHOLD = 0.4
 """Largest mean Spearman correlation allowed between the Grad-CAM maps of the trained and
@@ -28,14 +35,15 @@ saliency maps paired with the wrong digits: 3.5."""
 
 
 @pytest.fixture(scope="module")
-def trained():
-    """The quick-mode trained model (seeded) and 32 test digits it classifies correctly."""
+def trained(tmp_path_factory):
+    """The quick-mode trained model (seeded, trained in this module's own folder) and 32 test
+    digits it classifies correctly."""
     mnist = data.load_mnist(real_mnist_path())
     splits = data.make_splits(mnist, train_size=config.QUICK_TRAIN_SIZE)
-    config.set_seed()
-    model, _ = artifacts.load_or_train(
-        training.ORIGINAL_CNN, lambda: training.train_original_cnn(splits, verbose=0)
-    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(config.OUTPUT_ENV, str(tmp_path_factory.mktemp("attribution")))
+        config.set_seed()
+        model, _ = training.train_original_cnn(splits, verbose=0)
     predicted = model.predict(splits.x_test[:200], verbose=0).argmax(axis=1)
     correct = np.flatnonzero(predicted == splits.y_test[:200])[:32]
     return model, splits.x_test[correct], splits.y_test[correct]
@@ -162,3 +170,37 @@ def test_sanity_check_gradcam_depends_on_learned_weights(trained):
         attribution.gradcam_maps(randomised, images, labels),
     )
     assert similarity.mean() < SANITY_THRESHOLD, similarity.round(2)
+
+
+def test_gradcam_by_hand_matches_tf_keras_vis(trained):
+    """The hand-written Grad-CAM of notebook 05 (its copy in helpers) gives tf-keras-vis's maps,
+    for the trained and the randomised model and for the true and another target class."""
+    model, images, labels = trained
+    for network in (model, attribution.randomised_copy(model)):
+        for classes in (labels[:8], (labels[:8] + 3) % 10):
+            ours = attribution.gradcam_by_hand(network, images[:8], classes)
+            theirs = attribution.gradcam_maps(network, images[:8], classes)
+            assert ours.shape == theirs.shape == (8, 28, 28) and ours.dtype == np.float32
+            np.testing.assert_allclose(ours, theirs, atol=1e-4)
+    assert attribution.gradcam_by_hand(model, images[:3], [7]).shape == (3, 28, 28)
+    with pytest.raises(ValueError):
+        attribution.gradcam_by_hand(model, images[:3], [1, 2])
+
+
+def notebook_gradcam():
+    """The ``gradcam_by_hand`` function that notebook 05's tagged cell defines."""
+    namespace = {"keras": keras, "np": np, "tf": tf, "zoom": zoom}
+    run_cells("05_what_the_network_sees.ipynb", "gradcam-by-hand", namespace)
+    return namespace["gradcam_by_hand"]
+
+
+def test_notebook_05_gradcam_cell_matches_the_helper(trained):
+    model, images, labels = trained
+    by_hand = notebook_gradcam()
+    np.testing.assert_allclose(by_hand(model, images[:8], labels[:8]),
+                               attribution.gradcam_by_hand(model, images[:8], labels[:8]),
+                               atol=1e-6)
+    randomised = attribution.randomised_copy(model)
+    np.testing.assert_allclose(by_hand(randomised, images[:8], labels[:8]),
+                               attribution.gradcam_maps(randomised, images[:8], labels[:8]),
+                               atol=1e-4)

@@ -12,7 +12,7 @@ from PIL import Image
 
 from helpers import drawing, preprocess
 from helpers.config import REPO_ROOT
-from helpers.predict import DEFAULT_MODEL
+from helpers.predict import default_model
 from tests.helpers_for_tests import real_mnist_path
 
 SAMPLES = sorted((REPO_ROOT / "data" / "handwriting").glob("[0-9]_*.*"))
@@ -251,7 +251,7 @@ def test_committed_samples_are_small_and_labelled() -> None:
 def model():
     from helpers.artifacts import load_model
 
-    return load_model(DEFAULT_MODEL)
+    return load_model(default_model())
 
 
 def test_committed_samples_are_classified_correctly(model) -> None:

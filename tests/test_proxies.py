@@ -100,23 +100,34 @@ def test_real_handwriting_counts_every_digit() -> None:
     images, labels, failed = proxies.real_handwriting()
     assert len(labels) + failed == 1797 and images.shape == (len(labels), 28, 28)
     assert set(np.unique(labels)) == set(range(10))
-    fixed = proxies.real_handwriting(proxies.to_mnist_small_images)
-    assert fixed.failed < failed and fixed.failed == 0
+    assert failed == 0  # 79 before preprocess.enlarge_small_image
 
 
-def test_small_image_fix_leaves_large_images_alone(digits) -> None:
+def test_a_custom_preprocessing_is_used_and_its_refusals_counted(digits) -> None:
+    x, y = digits
+
+    def refuse_small(page):
+        if max(np.asarray(page).shape[:2]) < 64:
+            raise preprocess.PreprocessError("too small")
+        return preprocess.to_mnist(page)
+
+    result = proxies.handwriting_proxies(x, y, seed=0, variants=["low_res_8", "thin_pen"],
+                                         preprocess_fn=refuse_small)
+    assert result["low_res_8"].failed == len(y) and len(result["low_res_8"].x) == 0
+    assert result["thin_pen"].failed == 0
+
+
+def test_tight_photo_has_ink_at_its_edges(digits) -> None:
     x, _ = digits
-    page = drawing.render_on_paper(x[0], np.random.default_rng(2))
-    np.testing.assert_array_equal(proxies.to_mnist_small_images(page), preprocess.to_mnist(page))
-    tiny = np.asarray(proxies.low_resolution_scan(x[0], 8, np.random.default_rng(0)))
-    enlarged = proxies.enlarge_small_image(tiny)
-    assert max(enlarged.shape) >= proxies.SMALL_IMAGE_SIDE
-    assert 0.0 <= enlarged.min() and enlarged.max() <= 1.0
+    page = np.asarray(proxies.render_proxy(x[0], "tight_photo", np.random.default_rng(0)))
+    gray = page.mean(axis=2)
+    edges = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    assert edges.min() < np.median(gray) - 60  # dark ink reaches the border
 
 
 def test_proxies_are_fast(digits) -> None:
     x, y = digits
     many_x, many_y = np.repeat(x, 5, axis=0), np.repeat(y, 5)  # 100 digits
     start = time.perf_counter()
-    proxies.handwriting_proxies(many_x, many_y, seed=0)  # 1,200 pages
+    proxies.handwriting_proxies(many_x, many_y, seed=0)  # 1,300 pages
     assert time.perf_counter() - start < 60  # about 10 s on one quiet core

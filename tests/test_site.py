@@ -5,10 +5,11 @@ Builds the site from the committed notebooks into a temporary folder, serves it 
 headless Chromium through Playwright. It fails on a console error, a failed request, a
 request to anything outside the site, a broken image or a broken internal link; checks that
 every notebook has a page showing its figures, with previous/next links in course order; and
-that search finds a notebook by a word in it. The drawing demo (site/demo.md) gets digits
-drawn on its canvas with the mouse and MNIST test digits dropped onto it: its 28x28 input must
-match helpers.preprocess and its answers must be the Keras model's. Screenshots go to
-scratch/site/.
+that search finds a notebook by a word in it. The drawing demo (site/demo.md) gets digits, a
+star and a 3 drawn on its canvas with the mouse and MNIST test digits dropped onto it: its
+28x28 input must match helpers.preprocess; its probabilities, decisions (helpers.decline),
+feature maps and Grad-CAM maps must be the Keras model's on that input; the star must be
+declined and the 3 answered. Screenshots go to scratch/site/.
 
 The browser is found as a user would expect: the environment variable ``DIGITS_CHROMIUM``
 (a Chromium, Chrome or Edge executable), else Playwright's own Chromium
@@ -295,7 +296,11 @@ def test_site_builds(site) -> None:
     assert (html_dir / "index.html").exists()
     assert (html_dir / "site" / "demo.html").exists()
     manifest = json.loads((html_dir / "_static" / "demo" / "manifest.json").read_text())
-    assert manifest["model"] == "best_cnn.onnx", manifest
+    expected = demo_files()
+    assert manifest["model"] == Path(expected["onnx"]).name, manifest
+    assert manifest["source_model"] == expected["source"], manifest
+    assert manifest["fallback"] == expected["fallback"], manifest
+    assert not manifest["rule_missing"], f"the demo has no decline rule: {expected['rule']}"
 
 
 def test_find_browser_order(tmp_path, monkeypatch) -> None:
@@ -525,6 +530,19 @@ PROBABILITY_TOLERANCE = 1e-4
 """Largest allowed difference between the page's probabilities (onnxruntime-web) and Keras'
 on the page's own 28x28 input (measured: about 1e-6)."""
 
+FEATURE_TOLERANCE = 1e-4
+"""Largest allowed difference of a feature-map value between the page and Keras on the page's
+own input, relative to the largest value of that layer's maps."""
+
+ATTRIBUTION_TOLERANCE = 1e-3
+"""Largest allowed difference of a Grad-CAM pixel (maps in [0, 1]) between the page and
+tf.GradientTape on the Keras model, on the page's own input, at the last convolution's
+resolution and enlarged to 28x28 (helpers.demo_model.upsample)."""
+
+DECISION_MARGIN = 1e-4
+"""A probability this close to a decline threshold may fall on either side in float32 ONNX
+and Keras: the page's decision is then not compared with Python's."""
+
 DRAWN_DIGITS = {  # strokes in canvas pixels (280x280), drawn with the mouse
     "seven": [[(70, 60), (210, 60), (120, 230)]],
     "one": [[(150, 40), (140, 240)]],
@@ -532,6 +550,12 @@ DRAWN_DIGITS = {  # strokes in canvas pixels (280x280), drawn with the mouse
               (140, 45)]],
     "four": [[(110, 50), (80, 170), (200, 170)], [(170, 90), (165, 250)]],
 }
+STAR = [[(140 + 100 * np.sin(0.8 * np.pi * k), 150 - 100 * np.cos(0.8 * np.pi * k))
+         for k in range(6)]]
+"""A five-pointed star in one stroke: no digit (the issue's committed model read it as a 4)."""
+THREE = [[(85, 70), (120, 45), (170, 45), (195, 75), (185, 115), (140, 140)],
+         [(140, 140), (190, 160), (200, 205), (170, 240), (115, 245), (80, 220)]]
+"""A 3 in two strokes, the upper and the lower bow."""
 DROPPED_TEST_DIGITS = 10
 """MNIST test digits dropped onto the canvas: the first one of each class."""
 
@@ -551,15 +575,6 @@ def shifted_match(page_input: np.ndarray, python_input: np.ndarray) -> float:
     return best
 
 
-def canvas_pixels(page) -> np.ndarray:
-    """The demo canvas as an (H, W, 3) uint8 array, read back from the page."""
-    from PIL import Image
-
-    url = page.evaluate("document.getElementById('demo-canvas').toDataURL('image/png')")
-    data = base64.b64decode(url.split(",", 1)[1])
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
-
-
 def mnist_as_scan(digit: np.ndarray) -> bytes:
     """An MNIST digit as a 280x280 PNG of dark ink on white paper, enlarged smoothly to
     200 pixels (what a reader might drop onto the page)."""
@@ -574,101 +589,248 @@ def mnist_as_scan(digit: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def test_demo_classifies_like_keras(site, browser) -> None:
-    """Draw digits on the demo page and drop MNIST test digits onto it: the page's 28x28
-    input matches helpers.preprocess, its answers are Keras', nothing leaves the site."""
-    from helpers import artifacts, data, predict, preprocess
-    from tests.helpers_for_tests import real_mnist_path
+def demo_files() -> dict[str, object]:
+    """Which model, rule and Keras source the built demo uses (site/_ext/course_site.py)."""
+    sys.path.insert(0, str(REPO_ROOT / "site" / "_ext"))
+    from course_site import demo_files as files
 
-    base, html_dir, _, _ = site
-    manifest = json.loads((html_dir / "_static" / "demo" / "manifest.json").read_text())
-    if manifest["runtime"] is None:
-        skip_or_fail("the demo's runtime (onnxruntime-web) is not in the built site: install "
-                     "Node.js with npm, so that the site build can run `npm ci`")
-    mnist = data.load_mnist(real_mnist_path())
-    model = artifacts.load_model(predict.DEFAULT_MODEL)
+    return files(REPO_ROOT)
 
-    problems: list[str] = []
-    requests: list[str] = []
-    context, page = guarded_page(browser, base, html_dir, problems)
-    page.on("request", lambda request: requests.append(request.url))
-    page.goto(f"{base}/{DEMO_PAGE}", wait_until="load")
-    page.wait_for_function(DEMO_SETTLED, timeout=60_000)
-    assert page.evaluate("digitsDemo.state") == "ready", page.inner_text("#demo-status")
 
-    def result_after(action) -> dict:
-        count = page.evaluate("digitsDemo.results")
+SETTLED_FOR = """before => { const demo = window.digitsDemo;
+  return demo.drawing > before && demo.state === "done" && demo.lastResult !== null
+    && demo.lastResult.drawing === demo.drawing; }"""
+"""The page has finished classifying a drawing newer than ``before``: its last result is that
+of the canvas as it is now."""
+
+SNAPSHOT = """() => {
+  const demo = window.digitsDemo;
+  const result = demo.lastResult;
+  const copy = { ...result };
+  if (result.featureMaps) {
+    copy.featureMaps = result.featureMaps.map((maps) => ({ ...maps, data: Array.from(maps.data) }));
+    copy.attribution = { ...result.attribution, data: Array.from(result.attribution.data),
+                         large: Array.from(result.attribution.large) };
+  }
+  return { drawing: demo.drawing, state: demo.state, result: copy,
+           canvas: document.getElementById("demo-canvas").toDataURL("image/png"),
+           answer: document.getElementById("demo-answer").innerText };
+}"""
+"""The last result, the drawing number and the canvas, read in one go (no drawing between)."""
+
+
+class DemoPage:
+    """The demo page in Chromium, driven as a person would: strokes as mouse events on the
+    canvas, images dropped onto it; each action returns the page's result for it."""
+
+    def __init__(self, browser, base: str, html_dir: Path, problems: list[str]) -> None:
+        self.context, self.page = guarded_page(browser, base, html_dir, problems)
+        self.requests: list[str] = []
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.goto(f"{base}/{DEMO_PAGE}", wait_until="load")
+        self.page.wait_for_function(DEMO_SETTLED, timeout=60_000)
+        state = self.page.evaluate("digitsDemo.state")
+        assert state == "ready", self.page.inner_text("#demo-status")
+        self.box = self.page.locator("#demo-canvas").bounding_box()
+
+    def after(self, action) -> dict:
+        """Do ``action``, wait until the page has classified the drawing it made, and return
+        {result, canvas (H, W, 3) uint8, answer (the page's sentence)}."""
+        from PIL import Image
+
+        before = self.page.evaluate("digitsDemo.drawing")
         action()
-        page.wait_for_function(f"digitsDemo.results > {count}", timeout=20_000)
-        page.wait_for_timeout(100)  # a classification still running when the pen lifted
-        return page.evaluate("digitsDemo.lastResult")
+        self.page.wait_for_function(SETTLED_FOR, arg=before, timeout=20_000)
+        snapshot = self.page.evaluate(SNAPSHOT)
+        assert snapshot["result"]["drawing"] == snapshot["drawing"] and snapshot["state"] == "done"
+        data = base64.b64decode(snapshot["canvas"].split(",", 1)[1])
+        snapshot["canvas"] = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+        return snapshot
 
-    box = page.locator("#demo-canvas").bounding_box()
-    scale = box["width"] / 280
+    def draw(self, strokes) -> dict:
+        """Clear the canvas and draw ``strokes`` (canvas pixels, 280x280) with the mouse."""
+        self.page.click("#demo-clear")
+        scale = self.box["width"] / 280
 
-    def draw(strokes) -> None:
-        for stroke in strokes:
-            x, y = stroke[0]
-            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
-            page.mouse.down()
-            for x, y in stroke[1:]:
-                page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=10)
-            page.mouse.up()
+        def strokes_with_the_mouse() -> None:
+            for stroke in strokes:
+                x, y = stroke[0]
+                self.page.mouse.move(self.box["x"] + x * scale, self.box["y"] + y * scale)
+                self.page.mouse.down()
+                for x, y in stroke[1:]:
+                    self.page.mouse.move(self.box["x"] + x * scale, self.box["y"] + y * scale,
+                                         steps=10)
+                self.page.mouse.up()
 
-    def drop(png: bytes) -> None:
-        transfer = page.evaluate_handle(
-            """bytes => { const transfer = new DataTransfer();
-                 transfer.items.add(new File([new Uint8Array(bytes)], "digit.png",
-                                             {type: "image/png"}));
-                 return transfer; }""", list(png))
-        page.dispatch_event("#demo-canvas", "drop", {"dataTransfer": transfer})
+        return self.after(strokes_with_the_mouse)
 
-    cases = []
-    for name, strokes in DRAWN_DIGITS.items():
-        page.click("#demo-clear")
-        result = result_after(lambda strokes=strokes: draw(strokes))
-        cases.append((f"drawn {name}", None, result, canvas_pixels(page)))
-        if name == "seven":
-            SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-            top = page.locator("article h1").first.bounding_box()
-            bottom = page.locator("#demo-status").bounding_box()
-            page.screenshot(path=str(SCREENSHOT_DIR / "site_demo.png"), full_page=True, clip={
-                "x": top["x"] - 16, "y": top["y"] - 8, "width": 760,
-                "height": bottom["y"] + bottom["height"] - top["y"] + 24})
-    for digit in range(DROPPED_TEST_DIGITS):
-        index = int(np.flatnonzero(mnist.y_test == digit)[0])
-        scan = mnist_as_scan(mnist.x_test[index])
-        result = result_after(lambda scan=scan: drop(scan))
-        cases.append((f"test digit #{index}", digit, result, canvas_pixels(page)))
-    context.close()
+    def drop(self, png: bytes) -> dict:
+        """Drop a PNG file onto the canvas."""
 
-    page_inputs = np.array([case[2]["input"] for case in cases], np.float32).reshape(-1, 28, 28)
-    python_inputs = np.stack([preprocess.to_mnist(case[3]) for case in cases])
+        def dropped() -> None:
+            transfer = self.page.evaluate_handle(
+                """bytes => { const transfer = new DataTransfer();
+                     transfer.items.add(new File([new Uint8Array(bytes)], "digit.png",
+                                                 {type: "image/png"}));
+                     return transfer; }""", list(png))
+            self.page.dispatch_event("#demo-canvas", "drop", {"dataTransfer": transfer})
+
+        return self.after(dropped)
+
+    def screenshot(self, path: Path) -> None:
+        """The page from its title to the status line below the demo."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        top = self.page.locator("article h1").first.bounding_box()
+        bottom = self.page.locator("#demo-status").bounding_box()
+        self.page.screenshot(path=str(path), full_page=True, clip={
+            "x": top["x"] - 16, "y": top["y"] - 8, "width": 800,
+            "height": bottom["y"] + bottom["height"] - top["y"] + 24})
+
+
+@pytest.fixture(scope="module")
+def demo_model_and_rule(site):
+    """The Keras model the built demo was exported from, and the rule the page applies."""
+    from helpers import artifacts, decline
+
+    _, html_dir, _, _ = site
+    folder = html_dir / "_static" / "demo"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    if manifest["runtime"] is None:
+        skip_or_fail("the demo's runtime (onnxruntime-web) or its model is not in the built "
+                     "site: install Node.js with npm, so that the site build can run `npm ci`")
+    model = artifacts.load_model(REPO_ROOT / manifest["source_model"])
+    classes = int(model.outputs[0].shape[-1])
+    rule = (decline.load_rule(folder / manifest["rule"]) if manifest["rule"]
+            else decline.always_answer(classes))
+    return model, rule, manifest
+
+
+def compare_with_keras(cases, model, rule) -> tuple[list[str], list[str]]:
+    """Check each page result against Python and Keras on the same pixels: the 28x28 input
+    (helpers.preprocess on the canvas), the probabilities, the decision (helpers.decline), the
+    feature maps of every convolution and the Grad-CAM map (tf.GradientTape). Returns
+    (problems, one report line per case)."""
+    import keras
+
+    from helpers import decline, demo_model, preprocess
+
+    problems, report = [], []
+    results = [case["result"] for _, case in cases]
+    page_inputs = np.array([result["input"] for result in results], np.float32).reshape(-1, 28, 28)
+    python_inputs = np.stack([preprocess.to_mnist(case["canvas"]) for _, case in cases])
     keras_on_page = model.predict(page_inputs[..., None], verbose=0)
-    keras_on_python = model.predict(python_inputs[..., None], verbose=0).argmax(axis=1)
-    report = []
-    for k, (name, label, result, _) in enumerate(cases):
-        digit, keras_digit = result["digit"], int(keras_on_page[k].argmax())
+    keras_on_python = model.predict(python_inputs[..., None], verbose=0)[:, :10].argmax(axis=1)
+    layout = demo_model.layout(model)
+    probe = keras.Model(model.inputs[0], [model.get_layer(name).output
+                                       for name in layout.feature_layer_names])
+    keras_maps = [np.asarray(maps) for maps in probe(page_inputs[..., None], training=False)]
+    keras_cam = demo_model.gradcam_with_tape(model, page_inputs)
+    keras_large = demo_model.upsample(keras_cam)
+    for k, ((name, label), result) in enumerate(zip([c[0] for c in cases], results, strict=True)):
+        python = decline.decide(keras_on_page[k], rule)
+        keras_guess = int(keras_on_page[k][:10].argmax())
         pixels = shifted_match(page_inputs[k], python_inputs[k])
         probabilities = float(np.abs(np.array(result["probabilities"]) - keras_on_page[k]).max())
-        report.append(f"{name}: page {digit}, Keras {keras_digit} (on Python's input "
-                      f"{keras_on_python[k]}), label {label}; pixels within {pixels:.1e}, "
-                      f"probabilities within {probabilities:.1e}")
+        maps = [float(np.abs(np.array(page["data"]) - expected[k].ravel()).max()
+                      / max(float(np.abs(expected[k]).max()), 1e-6))
+                for page, expected in zip(result["featureMaps"], keras_maps, strict=True)]
+        cam = float(np.abs(np.array(result["attribution"]["data"]) - keras_cam[k].ravel()).max())
+        large = float(np.abs(np.array(result["attribution"]["large"])
+                             - keras_large[k].ravel()).max())
+        report.append(
+            f"{name}: page {result['digit']} ({result['declined'] or 'answered'}, top guess "
+            f"{result['topGuess']} at {result['topProbability']:.3f}), Keras {keras_guess} (on "
+            f"Python's input {keras_on_python[k]}), label {label}; pixels within {pixels:.1e}, "
+            f"probabilities {probabilities:.1e}, feature maps {max(maps):.1e}, Grad-CAM "
+            f"{cam:.1e} ({large:.1e} at 28x28)")
         if pixels > PREPROCESS_TOLERANCE:
             problems.append(f"{name}: the page's 28x28 input differs from helpers.preprocess's "
                             f"by {pixels:.3f}")
-        if not digit == keras_digit == keras_on_python[k]:
-            problems.append(f"{name}: the page reads {digit}, Keras {keras_digit} "
-                            f"(on Python's input {keras_on_python[k]})")
+        if not result["topGuess"] == keras_guess == keras_on_python[k]:
+            problems.append(f"{name}: the page's top guess is {result['topGuess']}, Keras' "
+                            f"{keras_guess} (on Python's input {keras_on_python[k]})")
         if probabilities > PROBABILITY_TOLERANCE:
             problems.append(f"{name}: probabilities differ from Keras' by {probabilities:.1e}")
+        margins = [abs(python.top_probability - rule.min_confidence)]
+        if python.not_digit is not None and rule.max_not_digit is not None:
+            margins.append(abs(python.not_digit - rule.max_not_digit))
+        if min(margins) > DECISION_MARGIN and (result["digit"], result["declined"]) != (
+                python.digit, python.declined):
+            problems.append(f"{name}: the page decides {result['digit']}/{result['declined']}, "
+                            f"helpers.decline {python.digit}/{python.declined}")
+        if max(maps) > FEATURE_TOLERANCE:
+            problems.append(f"{name}: feature maps differ from Keras' by {max(maps):.1e} "
+                            "(relative to the layer's largest value)")
+        if result["attribution"]["digit"] != keras_guess:
+            problems.append(f"{name}: Grad-CAM is for {result['attribution']['digit']}, not "
+                            f"for the top digit {keras_guess}")
+        if max(cam, large) > ATTRIBUTION_TOLERANCE:
+            problems.append(f"{name}: Grad-CAM differs from tf.GradientTape's by {cam:.1e} "
+                            f"({large:.1e} enlarged to 28x28)")
+    return problems, report
+
+
+def test_demo_classifies_like_keras(site, browser, demo_model_and_rule) -> None:
+    """Draw digits on the demo page and drop MNIST test digits onto it: the page's 28x28
+    input matches helpers.preprocess; its probabilities, decisions, feature maps and Grad-CAM
+    maps are Keras' (and helpers.decline's) on that input; nothing leaves the site."""
+    from helpers import data
+    from tests.helpers_for_tests import real_mnist_path
+
+    base, html_dir, _, _ = site
+    model, rule, manifest = demo_model_and_rule
+    mnist = data.load_mnist(real_mnist_path())
+    problems: list[str] = []
+    demo = DemoPage(browser, base, html_dir, problems)
+    cases = []
+    for name, strokes in DRAWN_DIGITS.items():
+        cases.append(((f"drawn {name}", None), demo.draw(strokes)))
+    for digit in range(DROPPED_TEST_DIGITS):
+        index = int(np.flatnonzero(mnist.y_test == digit)[0])
+        scan = mnist_as_scan(mnist.x_test[index])
+        cases.append(((f"test digit #{index}", digit), demo.drop(scan)))
+    requests = demo.requests
+    demo.context.close()
+
+    found, report = compare_with_keras(cases, model, rule)
     print("\n".join(report))
     wasm = f"{base}/_static/demo/ort-wasm-simd-threaded.wasm"
     assert wasm in requests, f"the runtime was not loaded from the site: {requests}"
-    assert not problems, "\n".join(problems + report)
-    dropped = [(case[1], case[2]["digit"]) for case in cases if case[1] is not None]
-    right = sum(label == digit for label, digit in dropped)
+    assert not problems + found, "\n".join(problems + found + report)
+    dropped = [(label, case["result"]) for (_, label), case in cases if label is not None]
+    right = sum(label == result["digit"] for label, result in dropped)
     assert right >= len(dropped) - 1, f"{right} of {len(dropped)} dropped test digits read right"
-    drawn = {name.removeprefix("drawn "): result["digit"]
-             for name, _, result, _ in cases[: len(DRAWN_DIGITS)]}
+    drawn = {name.removeprefix("drawn "): case["result"]["digit"]
+             for (name, _), case in cases[: len(DRAWN_DIGITS)]}
     assert (drawn["seven"], drawn["one"], drawn["zero"]) == (7, 1, 0), drawn
+
+
+def test_demo_declines_a_star_and_answers_a_three(site, browser, demo_model_and_rule) -> None:
+    """A drawn star is declined and a drawn 3 is answered, the page saying so in words, with
+    the feature maps and Grad-CAM map of both drawings checked against Keras. Screenshots of
+    both go to scratch/site/."""
+    base, html_dir, _, _ = site
+    model, rule, manifest = demo_model_and_rule
+    problems: list[str] = []
+    demo = DemoPage(browser, base, html_dir, problems)
+    three = demo.draw(THREE)
+    demo.screenshot(SCREENSHOT_DIR / "site_demo.png")
+    star = demo.draw(STAR)
+    demo.screenshot(SCREENSHOT_DIR / "site_demo_star.png")
+    demo.context.close()
+
+    found, report = compare_with_keras([(("drawn three", 3), three), (("drawn star", None), star)],
+                                       model, rule)
+    print("\n".join(report))
+    assert not problems + found, "\n".join(problems + found + report)
+    assert (three["result"]["digit"], three["result"]["declined"]) == (3, None), report[0]
+    assert three["answer"].startswith("The model reads a 3"), three["answer"]
+    if manifest["fallback"]:  # transitional (issue 22): remove with the fallback
+        assert star["result"]["declined"] is None  # the stand-in model always answers
+        pytest.skip("the deployed model does not exist yet: the demo runs the best CNN, which "
+                    "always answers, so the star cannot be declined (the rest was checked)")
+    assert star["result"]["digit"] is None, report[1]
+    assert star["result"]["declined"] in ("not a digit", "not sure"), report[1]
+    reason = {"not a digit": "Not a digit", "not sure": "Not sure."}[star["result"]["declined"]]
+    assert star["answer"].startswith(reason), star["answer"]
+    assert f"Top guess: {star['result']['topGuess']}" in star["answer"], star["answer"]

@@ -14,11 +14,14 @@ It also drops sphinx-thebe's scripts from every page: the site runs no code, and
 name a URL outside the site (and are emitted twice, a script error in the browser).
 
 Finally it puts the drawing demo's files into the built site (``_static/demo/``, see
-site/demo.md): the page's own script and style (site/demo/), the model
-(``models/best_cnn.onnx``, written by notebook 11) and the few files of onnxruntime-web it
+site/demo.md): the page's own scripts and style (site/demo/), the demo's model
+(``models/deployed_cnn.demo.onnx``, written by notebook 11 with ``helpers.demo_model``: the
+deployed model with its feature maps and Grad-CAM as extra outputs), the model's decline rule
+(``models/deployed_cnn.decline.json``, notebook 09) and the few files of onnxruntime-web it
 needs, from ``node_modules/`` (``npm ci``; site/build.py runs it when they are absent), with a
 ``manifest.json`` that tells the page what it got. Without the runtime the page says so
-instead of loading anything.
+instead of loading anything. When the demo's ONNX file is not committed, site/build.py exports
+one into ``scratch/demo/`` first (see :func:`demo_files`).
 """
 
 from __future__ import annotations
@@ -82,8 +85,37 @@ def _drop_thebe(app: Sphinx, pagename: str, templatename: str, context: dict, do
 
 
 DEMO_SOURCES = "site/demo"
-"""The demo page's own script and style, relative to the book root (the repository)."""
-DEMO_MODEL = "models/best_cnn.onnx"
+"""The demo page's own scripts and style, relative to the book root (the repository)."""
+DEPLOYED_MODEL = "models/deployed_cnn.keras"
+"""The deployed model (notebook 09): the predict command's default and the demo's model."""
+DEMO_MODEL = "models/deployed_cnn.demo.onnx"
+"""Its ONNX export with the demo's extra outputs (notebook 11, helpers.demo_model)."""
+DEMO_RULE = "models/deployed_cnn.decline.json"
+"""Its decline rule (notebook 09, helpers.decline); the page applies it with decline.js."""
+BUILT_DEMO_FOLDER = "scratch/demo"
+"""Where site/build.py exports the demo's ONNX file when it is not committed (git-ignored)."""
+# Transitional fallback (issue 22): until notebook 09 commits the deployed model, the demo runs
+# the best CNN (exported by site/build.py into scratch/demo/) and never declines. When the
+# deployed model lands, delete FALLBACK_MODEL and the marked branch of demo_files().
+FALLBACK_MODEL = "models/best_cnn.keras"
+
+
+def demo_files(root: Path) -> dict[str, object]:
+    """Which files the demo uses, relative to the repository ``root``: ``onnx`` (the demo's
+    model), ``source`` (the Keras model it was exported from), ``rule`` (the decline rule, None
+    to always answer), ``export`` (whether site/build.py must export ``onnx`` from ``source``
+    because it is not committed) and ``fallback`` (the best CNN stands in for the deployed
+    model, which does not exist yet)."""
+    if (root / DEMO_MODEL).is_file():
+        return {"onnx": DEMO_MODEL, "source": DEPLOYED_MODEL, "rule": DEMO_RULE,
+                "export": False, "fallback": False}
+    if (root / DEPLOYED_MODEL).is_file():  # notebook 11 has not exported it yet
+        return {"onnx": f"{BUILT_DEMO_FOLDER}/deployed_cnn.demo.onnx", "source": DEPLOYED_MODEL,
+                "rule": DEMO_RULE, "export": True, "fallback": False}
+    return {"onnx": f"{BUILT_DEMO_FOLDER}/best_cnn.demo.onnx", "source": FALLBACK_MODEL,  # fallback
+            "rule": None, "export": True, "fallback": True}
+
+
 RUNTIME_PACKAGE = "node_modules/onnxruntime-web"
 RUNTIME_FILES = (
     "ort.wasm.min.js",  # the runtime's JavaScript API, WebAssembly backend only (50 KB)
@@ -104,13 +136,18 @@ def runtime_version(root: Path) -> str | None:
 def copy_demo_files(root: Path, target: Path) -> dict[str, object]:
     """Copy the demo's files from the repository ``root`` into ``target`` (``_static/demo``)
     and write ``manifest.json``; return the manifest. ``runtime`` is None in it when
-    onnxruntime-web is not installed, and the page then explains that it cannot run."""
+    onnxruntime-web or the model is missing, and the page then explains that it cannot run;
+    ``rule`` is None when the page must always answer."""
     target.mkdir(parents=True, exist_ok=True)
     for source in sorted((root / DEMO_SOURCES).glob("*.[jc]s*")):
         shutil.copy2(source, target / source.name)
-    model = root / DEMO_MODEL
+    files = demo_files(root)
+    model = root / str(files["onnx"])
     if model.is_file():
         shutil.copy2(model, target / model.name)
+    rule = root / str(files["rule"]) if files["rule"] else None
+    if rule is not None and rule.is_file():
+        shutil.copy2(rule, target / rule.name)
     version = runtime_version(root)
     dist = root / RUNTIME_PACKAGE / "dist"
     available = version is not None and all((dist / name).is_file() for name in RUNTIME_FILES)
@@ -120,6 +157,10 @@ def copy_demo_files(root: Path, target: Path) -> dict[str, object]:
     manifest = {
         "model": model.name if model.is_file() else None,
         "model_bytes": model.stat().st_size if model.is_file() else 0,
+        "source_model": files["source"],
+        "rule": rule.name if rule is not None and rule.is_file() else None,
+        "rule_missing": rule is not None and not rule.is_file(),
+        "fallback": files["fallback"],
         "runtime": RUNTIME_FILES[0] if available and model.is_file() else None,
         "runtime_version": version,
     }
@@ -133,6 +174,9 @@ def _copy_demo(app: Sphinx, exception: Exception | None) -> None:
     manifest = copy_demo_files(Path(app.srcdir), Path(app.outdir) / "_static" / "demo")
     if manifest["model"] is None:
         logger.warning("drawing demo: %s not found (run notebook 11 in full mode)", DEMO_MODEL)
+    elif manifest["rule_missing"]:
+        logger.warning("drawing demo: %s not found (run notebook 09 in full mode); the page "
+                       "will say that it cannot decline", DEMO_RULE)
     elif manifest["runtime"] is None:
         logger.warning("drawing demo: onnxruntime-web is not installed (run `npm ci`); "
                        "the demo page will say that it cannot run")
