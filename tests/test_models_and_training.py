@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -40,6 +41,24 @@ def test_original_cnn_shapes_and_parameters():
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
+def test_original_cnn_dropout_drops_half_the_features_in_training_only():
+    """Dropout has no parameters, so the count above cannot see it: check its rate, that in
+    training it zeroes about half the features and scales the rest by 2, and that at
+    inference it passes them through unchanged (two calls agree)."""
+    model = models.build_original_cnn()
+    assert model.get_layer("dropout").rate == 0.5
+    x, _ = learnable_digits(8)
+    features = keras.Model(model.input, model.get_layer("dropout").output)
+    keras.utils.set_random_seed(0)
+    dropped = np.asarray(features(x, training=True))
+    kept = np.asarray(features(x, training=False))
+    np.testing.assert_array_equal(kept, np.asarray(features(x, training=False)))
+    active = kept != 0
+    share_dropped = float((dropped[active] == 0).mean())
+    assert 0.4 < share_dropped < 0.6, share_dropped
+    np.testing.assert_allclose(dropped[dropped != 0], 2 * kept[dropped != 0], rtol=1e-5)
+
+
 def test_original_cnn_is_functional_not_sequential():
     assert not isinstance(models.build_original_cnn(), keras.Sequential)
 
@@ -51,7 +70,13 @@ def test_fit_with_checkpoint_saves_model_and_history(scratch):
     assert len(history["val_accuracy"]) == 2 and len(history["epoch_seconds"]) == 2
     assert artifacts.model_path("tiny").is_file()
     assert artifacts.load_history("tiny")["loss"] == pytest.approx(history["loss"])
-    assert 1 <= training.best_epoch(history) <= 2
+    # The model in memory is the one saved, and it scores what its best epoch scored.
+    saved = keras.models.load_model(artifacts.model_path("tiny"))
+    for kept, stored in zip(model.get_weights(), saved.get_weights(), strict=True):
+        np.testing.assert_array_equal(kept, stored)
+    splits = tiny_splits()
+    accuracy = model.evaluate(splits.x_val, splits.y_val, verbose=0)[1]
+    assert accuracy == pytest.approx(history["val_accuracy"][training.best_epoch(history) - 1])
 
 
 def learnable_digits(count: int, seed: int = 0,
@@ -138,6 +163,10 @@ def test_random_affine_with_no_range_leaves_images_unchanged():
     x, _ = learnable_digits(4)
     same = augmentation.random_affine(x, max_degrees=0.0, max_scale=0.0, max_shift=0.0)
     np.testing.assert_allclose(np.asarray(same), x, atol=1e-5)
+    # ... and with its default ranges it does move them (an identity would pass the above).
+    moved = np.asarray(augmentation.random_affine(x))
+    assert moved.shape == x.shape
+    assert np.abs(moved - x).max(axis=(1, 2, 3)).min() > 0.2
 
 
 def test_random_affine_moves_a_digit_by_at_most_its_range_and_varies_per_image():
@@ -166,6 +195,49 @@ def test_one_affine_resampling_blurs_less_than_the_same_moves_resampled_three_ti
     assert full_ink(once) > full_ink(thrice) + 0.05
     # The same geometry: the two put their ink in the same places.
     assert np.corrcoef(once.ravel(), thrice.ravel())[0, 1] > 0.9
+
+
+def test_train_original_cnn_learns_with_the_original_recipe(scratch):
+    """The recipe trains: a learning rate of 0 (or a model left at its initial weights)
+    leaves the loss where it started and validation accuracy at chance."""
+    recipe = training.original_recipe()
+    assert recipe.learning_rate > 0 and 0 <= recipe.momentum < 1
+    x, y = learnable_digits(1600, noise=0.2)
+    splits = Splits(x[:1400], y[:1400], x[1400:], y[1400:], x[:10], y[:10])
+    model, history = training.train_original_cnn(splits, verbose=0)
+    assert len(history["loss"]) == recipe.epochs
+    assert history["loss"][-1] < history["loss"][0] - 0.1, history["loss"]
+    assert max(history["val_accuracy"]) > 0.6, history["val_accuracy"]  # chance: 0.1
+    training.set_seed(training.SEED)  # as train_original_cnn does before it builds
+    initial = models.build_original_cnn().get_weights()
+    assert any(not np.allclose(a, b) for a, b in zip(model.get_weights(), initial, strict=True))
+
+
+def test_best_recipe_augments():
+    assert training.best_recipe().augment is True
+    assert training.BestRecipe(epochs=1).augment is True
+
+
+def test_train_best_cnn_feeds_augmented_images(monkeypatch):
+    """``train_best_cnn`` passes every training batch through ``random_affine``: the input
+    pipeline calls it (once, when ``tf.data`` traces the map) on batches of training images;
+    with ``augment=False`` it is never called."""
+    batches = []
+    original = augmentation.random_affine
+
+    def counting(images, *args, **kwargs):
+        batches.append(tuple(images.shape))
+        return original(images, *args, **kwargs)
+
+    monkeypatch.setattr(augmentation, "random_affine", counting)
+    x, y = learnable_digits(64)
+    recipe = dataclasses.replace(training.best_recipe(), epochs=1, batch_size=32)
+    training.train_best_cnn(x, y, seed=0, recipe=recipe)
+    assert batches, "train_best_cnn never called random_affine: the images are not augmented"
+    assert all(shape[1:] == (28, 28, 1) for shape in batches), batches
+    batches.clear()
+    training.train_best_cnn(x, y, seed=0, recipe=dataclasses.replace(recipe, augment=False))
+    assert not batches
 
 
 def test_best_epoch_picks_earliest_maximum():
