@@ -17,9 +17,10 @@ For each breakage in :data:`MUTATIONS` this script
 
 The report is a markdown table printed to stdout and written to ``scratch/mutation_report.md``.
 It is a tool for maintainers, not part of CI: ``python tools/mutate.py`` (all breakages,
-about 2 minutes on two cores, 4 with --baseline), ``--list``, ``--only NAME`` (repeatable), ``--timeout``
-(seconds per breakage), ``--dry-run`` (only apply each breakage), ``--baseline`` (first
-run every chosen test on an unbroken copy: a red there would make a "caught" meaningless).
+about 2 minutes on two cores, 4 with ``--baseline``), ``--list``, ``--only NAME``
+(repeatable), ``--timeout`` (seconds per breakage), ``--dry-run`` (only apply each
+breakage), ``--baseline`` (first run every chosen test on an unbroken copy: a red there
+would make a "caught" meaningless).
 MNIST comes from ``$DIGITS_MNIST_PATH`` or Keras' cache, as for the tests.
 """
 
