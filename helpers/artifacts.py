@@ -124,8 +124,9 @@ def is_stale(name: str) -> bool:
     return any(file.stat().st_mtime > saved for file in CODE_DIR.glob("*.py"))
 
 
-def saved_model_folder(name: str) -> Path | None:
-    """The folder holding model ``name`` and its history for this mode, or None.
+def saved_model_folder(name: str, with_history: bool = True) -> Path | None:
+    """The folder holding model ``name`` and (unless ``with_history`` is False) its history
+    for this mode, or None.
 
     This mode's own folder comes first (``models/`` in the course's run, ``scratch/full/models``
     in a full run of your own); in full mode the committed ``models/`` is the fallback, so a
@@ -136,7 +137,8 @@ def saved_model_folder(name: str) -> Path | None:
     if not is_quick():
         folders.append(committed_dir() / "models")
     for folder in folders:
-        if (folder / f"{name}.keras").is_file() and (folder / f"{name}.history.json").is_file():
+        has_history = not with_history or (folder / f"{name}.history.json").is_file()
+        if (folder / f"{name}.keras").is_file() and has_history:
             return folder
     return None
 
@@ -150,7 +152,7 @@ def _shown(path: Path) -> str:
 def load_saved(name: str) -> keras.Model:
     """Load model ``name`` from this mode's models folder or, in full mode, the committed
     ``models/`` (see :func:`saved_model_folder`); a clear error when neither has it."""
-    folder = saved_model_folder(name)
+    folder = saved_model_folder(name, with_history=False)
     if folder is None:
         raise ModelFileError(f"no saved model {name!r}: run the notebook that trains it "
                              f"first (looked in {_shown(models_dir())})")

@@ -261,6 +261,6 @@ def train_best_cnn(x_train: np.ndarray, y_train: np.ndarray, seed: int,
     validation_data = None
     if validation is not None:
         validation_data = (validation[0], keras.utils.to_categorical(validation[1], 10))
-    model.fit(train, epochs=recipe.epochs, steps_per_epoch=steps,
+    model.fit(train, epochs=recipe.epochs, steps_per_epoch=steps, shuffle=False,  # tf.data shuffles
               validation_data=validation_data, callbacks=callbacks or [], verbose=verbose)
     return model
