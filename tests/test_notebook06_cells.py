@@ -121,3 +121,22 @@ def test_train_rung_trains_scores_and_keeps_the_averaged_and_raw_weights(tmp_pat
     # and the averaged weights were really different ones
     assert board.of("averaged")[0].val_probabilities.tolist() != \
         board.of("raw")[0].val_probabilities.tolist()
+
+
+def test_compile_cells_change_one_thing_each():
+    """Rung 5 compiles Adam on the schedule with plain cross-entropy; rung 8 only adds the
+    weight average (kept for rung 9); rung 10 only adds label smoothing 0.1."""
+    stubs = namespace(train_rung=lambda *args, **kwargs: None, build_cnn=None,
+                      build_wider_cnn=None, random_affine=None, EPOCHS=3, STEPS=215,
+                      PEAK_RATE=3e-3, warmup_cosine=training.warmup_cosine)
+    cells = run_cells(NB06, "compile-schedule", stubs)
+    cells = run_cells(NB06, "weight-averaging", cells)
+    cells = run_cells(NB06, "label-smoothing", cells)
+    plain = cells["compile_schedule"](models.build_cnn(5, 256))
+    averaged = cells["compile_with_average"](models.build_cnn(5, 256))
+    smoothed = cells["compile_smoothing"](models.build_cnn(5, 256))
+    assert plain.loss.get_config()["label_smoothing"] == 0.0 and not plain.optimizer.use_ema
+    assert averaged.loss.get_config()["label_smoothing"] == 0.0 and averaged.optimizer.use_ema
+    assert smoothed.loss.get_config()["label_smoothing"] == pytest.approx(0.1)
+    assert not smoothed.optimizer.use_ema
+    assert float(plain.optimizer.learning_rate) == pytest.approx(3e-3 / 25)  # warm-up start

@@ -158,6 +158,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("notebooks/11_deploy.ipynb",),
     ),
     Mutation(
+        "ladder-label-smoothing-0",
+        "notebook 06's rung 10 trains with label smoothing 0 instead of 0.1",
+        "notebooks/06_improving_the_model.ipynb",
+        "return compile_schedule(model, label_smoothing=0.1)",
+        "return compile_schedule(model, label_smoothing=0.0)",
+        ("tests/test_notebook06_cells.py",),
+    ),
+    Mutation(
         "notebook03-checkpoint-on-loss",
         "notebook 03's checkpoint monitors the training loss, not validation accuracy",
         "notebooks/03_training.ipynb",
