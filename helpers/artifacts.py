@@ -68,7 +68,7 @@ def load_history(name: str) -> dict[str, list[float]]:
 
 def load_model(path: str | Path) -> keras.Model:
     """Load a ``.keras`` file and check that it classifies 28x28x1 images into 10 classes
-    (the digits) or 11 (the digits, then "not a digit": notebook 09's deployed model).
+    (the digits) or 11 (the digits, then "not a digit": a deployed model).
 
     Raises :class:`ModelFileError` with a clear message for a missing file, a file that
     is not a Keras archive or cannot be loaded, and a model that does not take one

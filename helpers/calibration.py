@@ -1,4 +1,4 @@
-"""What a model's probabilities mean, and when it should decline (notebook 09).
+"""What a model's probabilities mean, and when it should decline.
 
 - :func:`logits` - the scores a Keras classifier computes before its softmax;
 - :func:`negative_log_likelihood`, :func:`expected_calibration_error` and

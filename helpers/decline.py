@@ -1,7 +1,7 @@
-"""Declining to answer: the deployed model's rule for "not sure" and "not a digit" (notebook 09).
+"""Declining to answer: the deployed model's rule for "not sure" and "not a digit".
 
 The deployed model (``models/deployed_cnn.keras``) gives K = 10 class probabilities (the
-digits) or K = 11 (the digits, then "not a digit"). Notebook 09 chooses, on validation
+digits) or K = 11 (the digits, then "not a digit"). A notebook chooses, on validation
 images and on home-made non-digits, a temperature and thresholds, and writes them next to
 the model as ``models/deployed_cnn.decline.json``::
 

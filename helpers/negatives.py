@@ -1,4 +1,4 @@
-"""Things that are not digits, as a person might write, draw or scan them (notebook 09).
+"""Things that are not digits, as a person might write, draw or scan them.
 
 A model that must say "not a digit" needs examples of what is not one. This module makes
 them offline, deterministically from a seed, and passes each through the real input

@@ -1,10 +1,10 @@
-"""Classify images of handwritten digits from the command line (notebooks 08 and 09).
+"""Classify images of handwritten digits from the command line (notebook 08).
 
     python -m helpers.predict IMAGE [IMAGE ...] [--json] [--model PATH] [--rule PATH]
                               [--always-answer]
 
 Each image goes through :mod:`helpers.preprocess` (MNIST's form) and the model, then
-through the model's decline rule (:mod:`helpers.decline`, chosen in notebook 09): the
+through the model's decline rule (:mod:`helpers.decline`, chosen on validation): the
 command answers with a digit, or declines with "not sure" (no digit is probable enough) or
 "not a digit" (an 11-class model's last output is high enough), naming its top guess either
 way. One line per image gives the answer, its probability and the runner-up. With
@@ -43,13 +43,13 @@ from helpers.config import REPO_ROOT
 from helpers.decline import Decision, DeclineRule, DeclineRuleError
 
 DEFAULT_MODEL = REPO_ROOT / "models" / "deployed_cnn.keras"
-"""The deployed model (notebook 09), committed with its decline rule next to it
+"""The deployed model, committed with its decline rule next to it
 (``models/deployed_cnn.decline.json``), so that the command works before any training."""
 
 # Transitional fallback (issue 22) ---------------------------------------------------------
-# Until notebook 09 commits models/deployed_cnn.keras, the command runs the course's best CNN
-# (no rule file next to it: it never declines). When the deployed model lands: delete
-# FALLBACK_MODEL, the marked line in default_model() and the mention in --help.
+# Until a deployed model is committed as models/deployed_cnn.keras, the command runs the
+# course's best CNN (no rule file next to it: it never declines). When the deployed model
+# lands: delete FALLBACK_MODEL, the marked line in default_model() and the mention in --help.
 FALLBACK_MODEL = REPO_ROOT / "models" / "best_cnn.keras"
 """Used (with a rule that always answers) only while :data:`DEFAULT_MODEL` does not exist."""
 

@@ -17,7 +17,7 @@ Finally it puts the drawing demo's files into the built site (``_static/demo/``,
 site/demo.md): the page's own scripts and style (site/demo/), the demo's model
 (``models/deployed_cnn.demo.onnx``, written by notebook 11 with ``helpers.demo_model``: the
 deployed model with its feature maps and Grad-CAM as extra outputs), the model's decline rule
-(``models/deployed_cnn.decline.json``, notebook 09) and the few files of onnxruntime-web it
+(``models/deployed_cnn.decline.json``) and the few files of onnxruntime-web it
 needs, from ``node_modules/`` (``npm ci``; site/build.py runs it when they are absent), with a
 ``manifest.json`` that tells the page what it got. Without the runtime the page says so
 instead of loading anything. When the demo's ONNX file is not committed, site/build.py exports
@@ -87,14 +87,14 @@ def _drop_thebe(app: Sphinx, pagename: str, templatename: str, context: dict, do
 DEMO_SOURCES = "site/demo"
 """The demo page's own scripts and style, relative to the book root (the repository)."""
 DEPLOYED_MODEL = "models/deployed_cnn.keras"
-"""The deployed model (notebook 09): the predict command's default and the demo's model."""
+"""The deployed model: the predict command's default and the demo's model."""
 DEMO_MODEL = "models/deployed_cnn.demo.onnx"
 """Its ONNX export with the demo's extra outputs (notebook 11, helpers.demo_model)."""
 DEMO_RULE = "models/deployed_cnn.decline.json"
-"""Its decline rule (notebook 09, helpers.decline); the page applies it with decline.js."""
+"""Its decline rule (helpers.decline); the page applies it with decline.js."""
 BUILT_DEMO_FOLDER = "scratch/demo"
 """Where site/build.py exports the demo's ONNX file when it is not committed (git-ignored)."""
-# Transitional fallback (issue 22): until notebook 09 commits the deployed model, the demo runs
+# Transitional fallback (issue 22): until a deployed model is committed, the demo runs
 # the best CNN (exported by site/build.py into scratch/demo/) and never declines. When the
 # deployed model lands, delete FALLBACK_MODEL and the marked branch of demo_files().
 FALLBACK_MODEL = "models/best_cnn.keras"
@@ -175,7 +175,7 @@ def _copy_demo(app: Sphinx, exception: Exception | None) -> None:
     if manifest["model"] is None:
         logger.warning("drawing demo: %s not found (run notebook 11 in full mode)", DEMO_MODEL)
     elif manifest["rule_missing"]:
-        logger.warning("drawing demo: %s not found (run notebook 09 in full mode); the page "
+        logger.warning("drawing demo: %s not found (no deployed model is committed); the page "
                        "will say that it cannot decline", DEMO_RULE)
     elif manifest["runtime"] is None:
         logger.warning("drawing demo: onnxruntime-web is not installed (run `npm ci`); "
