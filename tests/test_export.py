@@ -74,7 +74,7 @@ def test_committed_onnx_model_matches_the_committed_keras_model() -> None:
 
     assert export.ONNX_MODEL.is_file(), "models/best_cnn.onnx is missing: run notebook 11"
     images = data.to_model_input(data.load_mnist(real_mnist_path()).x_test[:COMMITTED_CHECK_IMAGES])
-    keras_probabilities = artifacts.load_model(predict.DEFAULT_MODEL).predict(images, verbose=0)
+    keras_probabilities = artifacts.load_model(predict.default_model()).predict(images, verbose=0)
     session = ort.InferenceSession(export.ONNX_MODEL, providers=["CPUExecutionProvider"])
     assert [value.name for value in session.get_inputs()] == [export.INPUT_NAME]
     check = export.compare(keras_probabilities, session.run(None, {"image": images})[0])
