@@ -143,11 +143,13 @@ LOW_RESOLUTION_SIDES = (11, 14, 17, 20)
 is then 8, 10, 12 or 14 pixels tall, as on a small scan or a phone photo of a form."""
 
 
-def gaussian_kernel(sigma: float = 0.9, radius: int = 3) -> tf.Tensor:
-    """A 2-D Gaussian blur kernel of shape (2 radius + 1, 2 radius + 1, 1, 1), summing to 1."""
+def gaussian_kernel(sigma: float = 0.9, radius: int = 3) -> np.ndarray:
+    """A 2-D Gaussian blur kernel of shape (2 radius + 1, 2 radius + 1, 1, 1), summing to 1
+    (a NumPy array: importing this module must not start TensorFlow's runtime, so that a
+    program can still set its thread counts)."""
     taps = np.exp(-np.arange(-radius, radius + 1) ** 2 / (2 * sigma**2))
     taps = taps / taps.sum()
-    return tf.constant(np.outer(taps, taps)[:, :, None, None], tf.float32)
+    return np.outer(taps, taps)[:, :, None, None].astype("float32")
 
 
 GAUSSIAN = gaussian_kernel()
@@ -171,7 +173,7 @@ def degrade(images, probability: float = 0.5) -> tf.Tensor:
            for side in LOW_RESOLUTION_SIDES]
     thick = tf.nn.max_pool2d(images, 2, 1, "SAME")
     thin = -tf.nn.max_pool2d(-images, 2, 1, "SAME")
-    blur = tf.nn.conv2d(images, GAUSSIAN, 1, "SAME")
+    blur = tf.nn.conv2d(images, tf.constant(GAUSSIAN), 1, "SAME")
     options = tf.stack([*low, thick, thin, blur], axis=1)
     weights = tf.math.log([[0.25, 0.25, 0.25, 0.25, 1.0, 1.0, 1.0]])
     picked = tf.gather(options, tf.random.categorical(weights, count)[0], batch_dims=1)
