@@ -100,10 +100,15 @@ def render_on_paper(
     if variant == "blurred":
         radius = pixel * rng.uniform(0.8, 1.3)
     image = Image.fromarray(rgb, mode="RGB").filter(ImageFilter.GaussianBlur(radius))
-    if jpeg:
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=int(rng.integers(40, 90)))
-        buffer.seek(0)
-        image = Image.open(buffer)
-        image.load()
-    return image
+    return jpeg_round_trip(image, rng) if jpeg else image
+
+
+def jpeg_round_trip(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """``image`` saved as a JPEG of random quality (40-89) and read back, as a photo shared
+    by a phone or a messaging app would be."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=int(rng.integers(40, 90)))
+    buffer.seek(0)
+    reloaded = Image.open(buffer)
+    reloaded.load()
+    return reloaded

@@ -21,7 +21,6 @@ variants are asked for.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -168,13 +167,7 @@ def print_on_paper(
     tint = np.array([1.0, rng.uniform(0.92, 1.0), rng.uniform(0.8, 1.0)], dtype=np.float32)
     rgb = np.clip(page[..., None] * tint * 255, 0, 255).astype(np.uint8)
     image = Image.fromarray(rgb, mode="RGB")
-    if jpeg:
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=int(rng.integers(40, 90)))
-        buffer.seek(0)
-        image = Image.open(buffer)
-        image.load()
-    return image
+    return drawing.jpeg_round_trip(image, rng) if jpeg else image
 
 
 def draw_strokes(strokes: Sequence[Stroke], width: int, height: int, pen: float) -> np.ndarray:
