@@ -323,3 +323,58 @@ def plot_reliability(models: dict, title: str = "Reliability", bins: int = 10) -
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_negatives(*sets, per_kind: int = 8, title: str = "Non-digits, one row per kind") -> Figure:
+    """Examples of non-digits (:class:`helpers.negatives.Negatives`), as the model sees them:
+    one row per kind, the first ``per_kind`` images of each kind, titled with what each is
+    (the detail before its slash: a letter, a shape's name...). Rows follow the sets in
+    the order given (e.g. validation kinds, then held-out kinds)."""
+    rows = [(kind, negatives.x[negatives.kinds == kind][:per_kind],
+             negatives.details[negatives.kinds == kind][:per_kind])
+            for negatives in sets for kind in dict.fromkeys(negatives.kinds)]
+    fig, axes = plt.subplots(len(rows), per_kind, figsize=(1.2 * per_kind + 1.6, 1.3 * len(rows)),
+                             squeeze=False)
+    for (kind, images, details), row in zip(rows, axes, strict=True):
+        for index, ax in enumerate(row):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if index >= len(images):
+                ax.axis("off")
+                continue
+            ax.imshow(_as_2d(images[index]), cmap="gray_r", vmin=0, vmax=1)
+            ax.set_title(str(details[index]).split("/")[0][:12], fontsize=7)
+        row[0].set_ylabel(kind.replace("_", " "), rotation=0, ha="right", va="center",
+                          fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_threshold_sweep(score, digits: dict, nondigits: dict, title: str = "Answered share",
+                         thresholds: np.ndarray | None = None) -> Figure:
+    """The share of each set answered by the rule "answer when ``score(images)`` reaches
+    the threshold", for thresholds from 0 to 1. ``digits`` maps a name to ``(images,
+    labels)`` (solid lines: these should be answered), ``nondigits`` a name to images
+    (dashed: these should not). The right panel zooms into thresholds 0.9-1, where a good
+    model's digits sit, with a logit-like x axis so that 0.99 and 0.999 are apart."""
+    if thresholds is None:
+        thresholds = np.concatenate([np.linspace(0, 0.9, 91), 1 - np.logspace(-1, -4, 61)[1:]])
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), sharey=True)
+    curves = {name: (score(images), "-") for name, (images, _labels) in digits.items()}
+    curves.update({name: (score(images), "--") for name, images in nondigits.items()})
+    for name, (values, style) in curves.items():
+        answered = [(values >= t).mean() for t in thresholds]
+        for ax in axes:
+            ax.plot(thresholds, answered, style, linewidth=2, label=name)
+    axes[0].set(xlabel="Threshold on the score", ylabel="Share answered", xlim=(0, 1),
+                ylim=(-0.02, 1.02), title="All thresholds")
+    axes[1].set_xscale("logit")
+    axes[1].set(xlabel="Threshold on the score (logit scale)", xlim=(0.9, 0.9999),
+                title="Zoom: thresholds 0.9-0.9999")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[0].legend(loc="lower left", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

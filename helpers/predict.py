@@ -19,7 +19,7 @@ way. One line per image gives the answer, its probability and the runner-up. Wit
 The model is ``models/deployed_cnn.keras`` unless ``--model`` names another; its rule is
 read from ``NAME.decline.json`` next to the model (or ``--rule``). A model of your own
 without a rule file never declines. ``--always-answer`` ignores the rule and gives the
-model's own probabilities and top digit, as the command did before it could decline.
+model's own probabilities and top digit.
 
 Declining is an answer, not an error. An image that cannot be read (missing, not an image,
 blank) gets a one-line error on stderr; the others are still classified, and the exit
@@ -46,18 +46,8 @@ DEFAULT_MODEL = REPO_ROOT / "models" / "deployed_cnn.keras"
 """The deployed model, committed with its decline rule next to it
 (``models/deployed_cnn.decline.json``), so that the command works before any training."""
 
-# Transitional fallback (issue 22) ---------------------------------------------------------
-# Until a deployed model is committed as models/deployed_cnn.keras, the command runs the
-# course's best CNN (no rule file next to it: it never declines). When the deployed model
-# lands: delete FALLBACK_MODEL, the marked line in default_model() and the mention in --help.
-FALLBACK_MODEL = REPO_ROOT / "models" / "best_cnn.keras"
-"""Used (with a rule that always answers) only while :data:`DEFAULT_MODEL` does not exist."""
-
-
 def default_model() -> Path:
     """The model the command uses without ``--model``."""
-    if not DEFAULT_MODEL.is_file() and FALLBACK_MODEL.is_file():  # transitional fallback
-        return FALLBACK_MODEL
     return DEFAULT_MODEL
 
 
@@ -77,8 +67,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=Path,
         default=None,
         help="a .keras model for 28x28x1 inputs and 10 classes, or 11 with \"not a digit\" "
-        f"last (default: {relative_to_repo(DEFAULT_MODEL)}; until it exists, "
-        f"{relative_to_repo(FALLBACK_MODEL)}, which always answers)",
+        f"last (default: {relative_to_repo(DEFAULT_MODEL)})",
     )
     parser.add_argument(
         "--rule",

@@ -103,3 +103,40 @@ def test_confidence_rankings():
     assert predicted.tolist() == [0, 0, 1, 1]
     assert analysis.least_confident_correct(padded, y_true, 2).tolist() == [3, 1]
     assert analysis.most_confident_wrong(padded, y_true, 5).tolist() == [2]
+
+
+def test_negatives_plot_has_a_row_per_kind():
+    from helpers.negatives import Negatives
+
+    x = np.zeros((5, 28, 28), np.float32)
+    kinds = np.array(["shapes", "shapes", "noise", "shapes", "noise"])
+    details = np.array(["star/canvas18", "cross/paper", "noise", "x/canvas", "noise"])
+    heldout = Negatives(x[:2], np.array(["shapes_heldout"] * 2), np.array(["grid/paper"] * 2), {})
+    fig = plots.plot_negatives(Negatives(x, kinds, details, {}), heldout, per_kind=3)
+    assert len(fig.axes) == 3 * 3
+    assert [fig.axes[i].get_ylabel() for i in (0, 3, 6)] == ["shapes", "noise", "shapes heldout"]
+    assert fig.axes[1].get_title() == "cross"
+    assert not fig.axes[5].axison  # "noise" has two images: the third panel is empty
+
+
+def test_threshold_sweep_plots_the_answered_share():
+    images = np.array([0.2, 0.6, 0.95, 0.999])
+    fig = plots.plot_threshold_sweep(lambda values: values, {"digits": (images, None)},
+                                     {"non-digits": images[:2]}, title="t",
+                                     thresholds=np.array([0.0, 0.5, 0.9, 0.99]))
+    digits_line, nondigits_line = fig.axes[0].get_lines()[:2]
+    assert list(digits_line.get_ydata()) == [1.0, 0.75, 0.5, 0.25]
+    assert list(nondigits_line.get_ydata()) == [1.0, 0.5, 0.0, 0.0]
+    assert nondigits_line.get_linestyle() == "--"
+    assert fig.axes[1].get_xscale() == "logit"
+
+
+def test_reliability_plot_has_a_panel_per_model_with_its_ece():
+    labels = np.array([0, 1, 1, 0])
+    sure = np.array([[0.99, 0.01], [0.01, 0.99], [0.02, 0.98], [0.97, 0.03]])
+    fig = plots.plot_reliability({"sure": (sure, labels), "unsure": (np.full((4, 2), 0.5), labels)},
+                                 title="t", bins=5)
+    assert len(fig.axes) == 2
+    assert fig.axes[0].get_title().startswith("sure\nECE 0.0")
+    assert fig.axes[1].get_title().startswith("unsure\nECE")
+    assert fig.axes[0].get_xlabel() == "Confidence (top probability)"
