@@ -44,10 +44,14 @@ def save_for_inference(model: keras.Model, name: str) -> Path:
     numbers per weight), about twice the weights again; a model that is only used to
     predict does not need them. The copy is rebuilt from the model's configuration (not with
     ``keras.models.clone_model``, which compiles the clone like the original, optimizer
-    included) and given the model's weights.
+    included) and given the model's weights. A functional model built from a list of one
+    input (``keras.Model(other.inputs, ...)``) is saved with that single input instead, so
+    that calling it on an array of images does not warn that it expected a list.
     """
     copy = type(model).from_config(model.get_config())
     copy.set_weights(model.get_weights())
+    if not isinstance(copy, keras.Sequential) and len(copy.inputs) == 1:
+        copy = keras.Model(copy.inputs[0], copy.outputs[0], name=copy.name)
     path = model_path(name)
     copy.save(path)
     return path

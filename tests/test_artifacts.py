@@ -197,3 +197,21 @@ def test_full_mode_always_uses_the_saved_model(outputs, monkeypatch):
     monkeypatch.delenv(QUICK_ENV)
     _, history = artifacts.load_or_train("model", counting_trainer(calls))
     assert calls == [1] and history["loss"] == [1.0]
+
+
+def test_saved_for_inference_without_optimizer_and_with_a_single_input(outputs):
+    """A model built from another's list of inputs (as notebook 09 builds the deployed model)
+    is saved with one input, so that loading and calling it on images does not warn; the
+    optimizer's slots are left out, the weights kept."""
+    base = small_model()
+    head = keras.layers.Dense(11, activation="softmax")
+    model = keras.Model(base.inputs, head(base.layers[-2].output))
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    model.fit(np.zeros((4, 28, 28, 1)), np.eye(11)[:4], verbose=0)
+    path = artifacts.save_for_inference(model, "deployed_like")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        loaded = artifacts.load_model(path)
+        loaded.predict(np.zeros((2, 28, 28, 1), np.float32), verbose=0)
+    assert getattr(loaded, "optimizer", None) is None
+    assert all((a == b).all() for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True))

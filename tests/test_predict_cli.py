@@ -106,10 +106,25 @@ def bad_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_default_model_is_committed() -> None:
-    assert default_model().is_file()
-    if DEFAULT_MODEL.is_file():  # the deployed model needs its decline rule next to it
-        rule = decline.load_rule(decline.rule_path_for(DEFAULT_MODEL))
-        assert default_model() == DEFAULT_MODEL and rule.classes in (10, 11)
+    """The deployed model (notebook 09) and its decline rule are committed."""
+    assert default_model() == DEFAULT_MODEL and DEFAULT_MODEL.is_file()
+    rule = decline.load_rule(decline.rule_path_for(DEFAULT_MODEL))
+    assert rule.classes == 11 and rule.max_not_digit is not None
+
+
+def test_the_deployed_model_declines_the_website_star_and_reads_a_drawn_seven(tmp_path) -> None:
+    """End to end with the committed model and rule: the website's star (drawn on its
+    canvas) is declined with its top guess, a sample 7 is answered, and the exit status is 0."""
+    from helpers import drawing, negatives
+
+    star = tmp_path / "star.png"
+    Image.fromarray(drawing.rasterise_strokes(negatives.website_strokes()["star"], 280, 18)).save(star)
+    result = run("--json", str(SAMPLES / "7_thick_slanted.png"), str(star))
+    assert result.returncode == 0, result.stderr
+    seven, drawn_star = (json.loads(line) for line in result.stdout.splitlines())
+    assert (seven["digit"], seven["declined"]) == (7, None), seven
+    assert drawn_star["digit"] is None and drawn_star["declined"] in ("not a digit", "not sure")
+    assert drawn_star["top_guess"] in range(10), drawn_star
 
 
 def test_help_is_quick_and_does_not_need_tensorflow() -> None:
