@@ -1,4 +1,4 @@
-"""The website demo's model: the deployed CNN plus what the network sees (notebook 11).
+"""The website demo's model: the deployed CNN (notebook 09) plus what the network sees.
 
 The drawing demo (``site/demo.md``) shows, live for the drawing, the feature maps of every
 convolution and a Grad-CAM map of the top digit. The browser runs ONNX, which has no
@@ -6,7 +6,7 @@ automatic differentiation, so this module writes Grad-CAM's backward pass as ord
 forward operations of the graph and exports the whole thing with tf2onnx::
 
     from helpers import demo_model
-    demo_model.export_demo_onnx(model, "models/deployed_cnn.demo.onnx")
+    demo_model.export_demo_onnx(model, "scratch/demo/deployed_cnn.demo.onnx")
 
 The exported graph has one input ``image`` (N, 28, 28, 1) float32 in [0, 1] and the outputs
 
@@ -38,7 +38,7 @@ equal pool size and strides, flatten, dropout, dense layers (ReLU or linear) and
 dense layer (softmax). Convolutions are found by type, not by name. Anything else raises
 :class:`DemoModelError` saying which layer.
 
-Run as a command (the website build uses it while the deployed model is missing)::
+Run as a command (the website build, site/build.py, runs it)::
 
     python -m helpers.demo_model MODEL.keras OUTPUT.onnx
 """
@@ -315,7 +315,7 @@ def upsample(maps: np.ndarray, size: int = 28) -> np.ndarray:
 
 def export_demo_onnx(model: keras.Model, path: str | Path, check: bool = True) -> Path:
     """Export the demo's graph of ``model`` (a Keras model of this course: see the module's
-    docstring) to the ONNX file ``path`` (for the website: ``models/deployed_cnn.demo.onnx``)
+    docstring) to the ONNX file ``path`` (for the website: ``scratch/demo/deployed_cnn.demo.onnx``)
     and return the path.
 
     With ``check`` (the default), ONNX Runtime runs the file on a few probe images and the

@@ -13,10 +13,9 @@ package pinned in package.json and package-lock.json. When node_modules/ lacks i
 runs `npm ci` first (the only step that needs the network, once); without npm the site is
 still built and the demo page says that it cannot run.
 
-The demo's model is models/deployed_cnn.demo.onnx (notebook 11). When it is not committed,
-this script exports it first with `python -m helpers.demo_model` into scratch/demo/ (from
-models/deployed_cnn.keras, or from models/best_cnn.keras while the deployed model does not
-exist either), again only when that export is older than its model or the exporting code.
+The demo's model is the deployed model, models/deployed_cnn.keras (notebook 09), exported
+with its extra outputs by `python -m helpers.demo_model` into scratch/demo/ (git-ignored),
+again only when that export is older than the model or the exporting code.
 """
 
 from __future__ import annotations
@@ -80,22 +79,18 @@ def ensure_browser_runtime(root: Path = REPO_ROOT) -> bool:
 
 
 def ensure_demo_model(root: Path = REPO_ROOT) -> bool:
-    """Export the demo's ONNX file into scratch/demo/ when it is not committed (see
-    course_site.demo_files) and missing or stale; return whether the demo has a model."""
+    """Export the demo's ONNX file into scratch/demo/ (see course_site.demo_files) when it is
+    missing or stale; return whether the demo has a model."""
     sys.path.insert(0, str(SITE_DIR / "_ext"))
     from course_site import demo_files
 
     files = demo_files(root)
     onnx_file, source = root / str(files["onnx"]), root / str(files["source"])
-    if not files["export"]:
-        return onnx_file.is_file()
     code = root / "helpers" / "demo_model.py"
     newest = max(path.stat().st_mtime for path in (source, code) if path.is_file())
     if onnx_file.is_file() and onnx_file.stat().st_mtime >= newest:
         return True
-    print(f"Exporting the drawing demo's model: {files['source']} -> {files['onnx']}"
-          + (" (the deployed model does not exist yet: the best CNN stands in, and the demo "
-             "never declines)" if files["fallback"] else ""))
+    print(f"Exporting the drawing demo's model: {files['source']} -> {files['onnx']}")
     result = subprocess.run(
         [sys.executable, "-m", "helpers.demo_model", str(source), str(onnx_file)],
         cwd=root, check=False, capture_output=True, text=True,

@@ -185,14 +185,3 @@ def test_upsample_keeps_corners_and_normalises() -> None:
     assert large[0, 0, 0] == pytest.approx(1.0) and large[0, 27, 27] == pytest.approx(0.5)
     assert large.min() == 0.0
     assert np.abs(demo_model.upsample(np.ones((1, 8, 8)))).max() < 1e-6  # constant: nothing
-
-
-def test_the_committed_demo_onnx_is_that_of_the_deployed_model() -> None:
-    """models/deployed_cnn.demo.onnx (notebook 11) must come from models/deployed_cnn.keras:
-    a retrained model with a stale demo file would show another network's maps."""
-    deployed = REPO_ROOT / "models" / "deployed_cnn.keras"
-    demo_file = REPO_ROOT / "models" / "deployed_cnn.demo.onnx"
-    if not demo_file.is_file():
-        pytest.skip("models/deployed_cnn.demo.onnx is not committed yet (notebook 11 writes it; "
-                    "until then the site build exports one into scratch/demo/)")
-    demo_model.check_export(artifacts.load_model(deployed), demo_file, digit_images())

@@ -299,7 +299,6 @@ def test_site_builds(site) -> None:
     expected = demo_files()
     assert manifest["model"] == Path(expected["onnx"]).name, manifest
     assert manifest["source_model"] == expected["source"], manifest
-    assert manifest["fallback"] == expected["fallback"], manifest
     assert not manifest["rule_missing"], f"the demo has no decline rule: {expected['rule']}"
 
 
@@ -825,10 +824,6 @@ def test_demo_declines_a_star_and_answers_a_three(site, browser, demo_model_and_
     assert not problems + found, "\n".join(problems + found + report)
     assert (three["result"]["digit"], three["result"]["declined"]) == (3, None), report[0]
     assert three["answer"].startswith("The model reads a 3"), three["answer"]
-    if manifest["fallback"]:  # transitional (issue 22): remove with the fallback
-        assert star["result"]["declined"] is None  # the stand-in model always answers
-        pytest.skip("the deployed model does not exist yet: the demo runs the best CNN, which "
-                    "always answers, so the star cannot be declined (the rest was checked)")
     assert star["result"]["digit"] is None, report[1]
     assert star["result"]["declined"] in ("not a digit", "not sure"), report[1]
     reason = {"not a digit": "Not a digit", "not sure": "Not sure."}[star["result"]["declined"]]

@@ -15,13 +15,13 @@ name a URL outside the site (and are emitted twice, a script error in the browse
 
 Finally it puts the drawing demo's files into the built site (``_static/demo/``, see
 site/demo.md): the page's own scripts and style (site/demo/), the demo's model
-(``models/deployed_cnn.demo.onnx``, written by notebook 11 with ``helpers.demo_model``: the
-deployed model with its feature maps and Grad-CAM as extra outputs), the model's decline rule
+(``scratch/demo/deployed_cnn.demo.onnx``, exported by site/build.py with ``helpers.demo_model``
+from the deployed model ``models/deployed_cnn.keras``: the model with its feature maps and
+Grad-CAM as extra outputs), the model's decline rule
 (``models/deployed_cnn.decline.json``) and the few files of onnxruntime-web it
 needs, from ``node_modules/`` (``npm ci``; site/build.py runs it when they are absent), with a
 ``manifest.json`` that tells the page what it got. Without the runtime the page says so
-instead of loading anything. When the demo's ONNX file is not committed, site/build.py exports
-one into ``scratch/demo/`` first (see :func:`demo_files`).
+instead of loading anything (see :func:`demo_files`).
 """
 
 from __future__ import annotations
@@ -88,32 +88,19 @@ DEMO_SOURCES = "site/demo"
 """The demo page's own scripts and style, relative to the book root (the repository)."""
 DEPLOYED_MODEL = "models/deployed_cnn.keras"
 """The deployed model: the predict command's default and the demo's model."""
-DEMO_MODEL = "models/deployed_cnn.demo.onnx"
-"""Its ONNX export with the demo's extra outputs (notebook 11, helpers.demo_model)."""
 DEMO_RULE = "models/deployed_cnn.decline.json"
 """Its decline rule (helpers.decline); the page applies it with decline.js."""
-BUILT_DEMO_FOLDER = "scratch/demo"
-"""Where site/build.py exports the demo's ONNX file when it is not committed (git-ignored)."""
-# Transitional fallback (issue 22): until a deployed model is committed, the demo runs
-# the best CNN (exported by site/build.py into scratch/demo/) and never declines. When the
-# deployed model lands, delete FALLBACK_MODEL and the marked branch of demo_files().
-FALLBACK_MODEL = "models/best_cnn.keras"
+DEMO_MODEL = "scratch/demo/deployed_cnn.demo.onnx"
+"""Its ONNX export with the demo's extra outputs (helpers.demo_model), made by site/build.py
+whenever it is missing or older than the model or the exporting code (git-ignored: it is
+derived from the committed model)."""
 
 
 def demo_files(root: Path) -> dict[str, object]:
-    """Which files the demo uses, relative to the repository ``root``: ``onnx`` (the demo's
-    model), ``source`` (the Keras model it was exported from), ``rule`` (the decline rule, None
-    to always answer), ``export`` (whether site/build.py must export ``onnx`` from ``source``
-    because it is not committed) and ``fallback`` (the best CNN stands in for the deployed
-    model, which does not exist yet)."""
-    if (root / DEMO_MODEL).is_file():
-        return {"onnx": DEMO_MODEL, "source": DEPLOYED_MODEL, "rule": DEMO_RULE,
-                "export": False, "fallback": False}
-    if (root / DEPLOYED_MODEL).is_file():  # notebook 11 has not exported it yet
-        return {"onnx": f"{BUILT_DEMO_FOLDER}/deployed_cnn.demo.onnx", "source": DEPLOYED_MODEL,
-                "rule": DEMO_RULE, "export": True, "fallback": False}
-    return {"onnx": f"{BUILT_DEMO_FOLDER}/best_cnn.demo.onnx", "source": FALLBACK_MODEL,  # fallback
-            "rule": None, "export": True, "fallback": True}
+    """Which files the demo uses, relative to the repository ``root`` (which the build
+    checks for): ``onnx`` (the demo's model, exported by site/build.py), ``source`` (the Keras
+    model it is exported from) and ``rule`` (the decline rule)."""
+    return {"onnx": DEMO_MODEL, "source": DEPLOYED_MODEL, "rule": DEMO_RULE}
 
 
 RUNTIME_PACKAGE = "node_modules/onnxruntime-web"
@@ -160,7 +147,6 @@ def copy_demo_files(root: Path, target: Path) -> dict[str, object]:
         "source_model": files["source"],
         "rule": rule.name if rule is not None and rule.is_file() else None,
         "rule_missing": rule is not None and not rule.is_file(),
-        "fallback": files["fallback"],
         "runtime": RUNTIME_FILES[0] if available and model.is_file() else None,
         "runtime_version": version,
     }
@@ -173,10 +159,11 @@ def _copy_demo(app: Sphinx, exception: Exception | None) -> None:
         return
     manifest = copy_demo_files(Path(app.srcdir), Path(app.outdir) / "_static" / "demo")
     if manifest["model"] is None:
-        logger.warning("drawing demo: %s not found (run notebook 11 in full mode)", DEMO_MODEL)
+        logger.warning("drawing demo: %s not found (site/build.py exports it from %s)",
+                       DEMO_MODEL, DEPLOYED_MODEL)
     elif manifest["rule_missing"]:
-        logger.warning("drawing demo: %s not found (no deployed model is committed); the page "
-                       "will say that it cannot decline", DEMO_RULE)
+        logger.warning("drawing demo: %s not found; the page will say that it cannot decline",
+                       DEMO_RULE)
     elif manifest["runtime"] is None:
         logger.warning("drawing demo: onnxruntime-web is not installed (run `npm ci`); "
                        "the demo page will say that it cannot run")

@@ -398,10 +398,6 @@
   // Loading ------------------------------------------------------------------------------
 
   function describeRule(rule, manifest) {
-    if (manifest.fallback) {
-      return "This build has no deployed model yet: the course's best CNN stands in, and it "
-        + "always answers";
-    }
     if (manifest.rule_missing) return "The decline rule is missing from this build: the page always answers";
     const parts = [`temperature ${rule.temperature}`, `answers from ${percent(rule.minConfidence)}`];
     if (rule.maxNotDigit !== null) parts.push(`"not a digit" from ${percent(rule.maxNotDigit)}`);
