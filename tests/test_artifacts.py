@@ -214,4 +214,5 @@ def test_saved_for_inference_without_optimizer_and_with_a_single_input(outputs):
         loaded = artifacts.load_model(path)
         loaded.predict(np.zeros((2, 28, 28, 1), np.float32), verbose=0)
     assert getattr(loaded, "optimizer", None) is None
-    assert all((a == b).all() for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True))
+    pairs = zip(model.get_weights(), loaded.get_weights(), strict=True)
+    assert all((a == b).all() for a, b in pairs)

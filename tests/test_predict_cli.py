@@ -118,7 +118,8 @@ def test_the_deployed_model_declines_the_website_star_and_reads_a_drawn_seven(tm
     from helpers import drawing, negatives
 
     star = tmp_path / "star.png"
-    Image.fromarray(drawing.rasterise_strokes(negatives.website_strokes()["star"], 280, 18)).save(star)
+    page = drawing.rasterise_strokes(negatives.website_strokes()["star"], 280, 18)
+    Image.fromarray(page).save(star)
     result = run("--json", str(SAMPLES / "7_thick_slanted.png"), str(star))
     assert result.returncode == 0, result.stderr
     seven, drawn_star = (json.loads(line) for line in result.stdout.splitlines())
