@@ -5,11 +5,17 @@ trained with a one-cycle Adam schedule, large batches and a ``tf.data`` input pi
 The recipes were chosen on the validation split; the benchmark
 (``python -m helpers.benchmark``) trains each on all 60,000 training images for five
 seeds declared before the run and reports the distribution of test accuracy and seconds.
+
+Notebook 10 shows the fast CNN's layers, ``compile`` and ``fit`` in its cells;
+``tests/test_notebook10_models.py`` checks that they agree with this module. Its speed
+comparisons use :func:`compare_seconds` (paired ratios of seconds over interleaved runs)
+and :func:`claim_seconds`.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, replace
 
 import keras
@@ -39,6 +45,7 @@ class SpeedRecipe:
     dropout_rate: float
     warmup_fraction: float
     description: str
+    filters: tuple[int, int] = (16, 32)
 
     def total_steps(self, examples: int) -> int:
         """Training steps (batches) for ``examples`` training images."""
@@ -77,8 +84,22 @@ def compile_fast_cnn(model: keras.Model, recipe: SpeedRecipe, examples: int) -> 
 
 
 def build_for(recipe: SpeedRecipe) -> keras.Model:
-    """The fast CNN with the recipe's Dropout."""
-    return build_fast_cnn(dropout_rate=recipe.dropout_rate)
+    """The fast CNN with the recipe's filters and Dropout."""
+    return build_fast_cnn(dropout_rate=recipe.dropout_rate, filters=recipe.filters)
+
+
+def multiply_adds(model: keras.Model) -> int:
+    """Multiply-adds of one forward pass of one image through the model's convolutions and
+    dense layers (biases, pooling and activations not counted)."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            height, width, channels = layer.output.shape[1:]
+            kernel = int(np.prod(layer.kernel.shape[:-1]))  # kh * kw * input channels
+            total += int(height) * int(width) * int(channels) * kernel
+        elif isinstance(layer, layers.Dense):
+            total += int(np.prod(layer.kernel.shape))
+    return total
 
 
 def fit_arguments(recipe: SpeedRecipe, x: np.ndarray, y: np.ndarray, seed: int) -> dict:
@@ -130,6 +151,89 @@ second replaced the 5-epoch shifts recipe after the validation probes recorded i
 ``results/test_set_record.md``."""
 
 
+@dataclass(frozen=True)
+class SecondsComparison:
+    """Seconds of two settings measured in pairs (same seed or same round, interleaved): the
+    ratio ``a / b`` of their geometric means, with a 95% interval from the per-pair log
+    ratios."""
+
+    a: str
+    b: str
+    ratio: float
+    low: float
+    high: float
+    runs: int
+    p_value: float
+    metric: str = "training seconds"
+
+    def verdict(self) -> str:
+        """"slower" (``a`` takes longer: interval above 1), "faster" (below 1) or
+        "no measurable difference" (the interval covers 1)."""
+        if self.low > 1:
+            return "slower"
+        if self.high < 1:
+            return "faster"
+        return "no measurable difference"
+
+    def line(self) -> str:
+        """One printed line: the ratio, its interval and how many pairs it rests on."""
+        return (f"{self.a} / {self.b} ({self.metric}, {self.runs} interleaved pairs): "
+                f"{self.ratio:.2f}x, 95% interval [{self.low:.2f}x, {self.high:.2f}x], "
+                f"p = {self.p_value:.3f}")
+
+
+def compare_seconds(a, b, name_a: str, name_b: str,
+                    metric: str = "training seconds") -> SecondsComparison:
+    """Paired comparison of seconds (same seeds or rounds, same order). Times multiply
+    rather than add (a busy machine slows every step by a factor), so the interval is
+    ``mean(d) +/- t(0.975, n-1) sd(d) / sqrt(n)`` over ``d = log(a_i / b_i)``, turned back
+    into a ratio. Accuracy comparisons use ``helpers.claims.compare``."""
+    from scipy import stats
+
+    logs = np.log(np.asarray(a, dtype=np.float64)) - np.log(np.asarray(b, dtype=np.float64))
+    if len(logs) < 2:
+        raise ValueError("a comparison of seconds needs at least two pairs")
+    mean, spread = float(logs.mean()), float(logs.std(ddof=1)) / math.sqrt(len(logs))
+    half = float(stats.t.ppf(0.975, len(logs) - 1)) * spread
+    p_value = (0.0 if mean else 1.0) if spread == 0 else float(
+        2 * stats.t.sf(abs(mean) / spread, len(logs) - 1))
+    return SecondsComparison(name_a, name_b, math.exp(mean), math.exp(mean - half),
+                             math.exp(mean + half), len(logs), p_value, metric)
+
+
+SECONDS_SAYS = ("slower", "faster", "no measurable difference")
+"""What a sentence can say about a comparison of seconds."""
+
+
+def claim_seconds(result: SecondsComparison, says: str) -> SecondsComparison:
+    """Like ``helpers.claims.claim``, for seconds: print the comparison with what the prose
+    says ("slower", "faster" or "no measurable difference"). When the numbers do not
+    support it: raise ``claims.ClaimError`` in the course's own run, warn in a full run of
+    your own, only print in quick mode."""
+    from helpers import claims
+    from helpers.config import is_course_run, is_quick
+
+    if says not in SECONDS_SAYS:
+        raise ValueError(f"a claim about seconds says one of {SECONDS_SAYS}, not {says!r}")
+    holds = result.verdict() == says
+    print(f"{result.line()}\n  claim: {says} -> {'holds' if holds else 'DOES NOT HOLD'}")
+    if holds or is_quick():
+        return result
+    message = (f"the claim '{says}' does not hold: {result.line()} "
+               f"(the numbers say: {result.verdict()})")
+    if is_course_run():
+        raise claims.ClaimError(message)
+    warnings.warn(message + "; the notebook's text describes the course's run, not this one",
+                  claims.ClaimWarning, stacklevel=2)
+    return result
+
+
+def one_epoch_recipe() -> SpeedRecipe:
+    """The 99% recipe cut to one epoch: the unit of notebook 10's thread, two-device and
+    two-worker comparisons."""
+    return replace(SPEED_RECIPES[0], epochs=1)
+
+
 def time_one_epoch(threads: int, train_size: int | None = None, seed: int = 1) -> float:
     """Seconds of one epoch of the 99% recipe with ``threads`` threads per operation, on the
     first ``train_size`` images of the training split. TensorFlow fixes its thread pools
@@ -143,7 +247,7 @@ def time_one_epoch(threads: int, train_size: int | None = None, seed: int = 1) -
     splits = data.make_splits(data.load_mnist())
     count = train_size or len(splits.y_train)
     x, y = splits.x_train[:count], splits.y_train[:count]
-    recipe = replace(SPEED_RECIPES[0], epochs=1)
+    recipe = one_epoch_recipe()
     config.set_seed(seed)
     model = compile_fast_cnn(build_for(recipe), recipe, len(y))
     timer = training.EpochTimer()
@@ -159,8 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--threads", type=int, required=True, help="threads per operation")
     parser.add_argument("--train-size", type=int, default=None, help="training images used")
+    parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
-    seconds = time_one_epoch(args.threads, args.train_size)
+    seconds = time_one_epoch(args.threads, args.train_size, args.seed)
     print(json.dumps({"threads": args.threads, "seconds": round(seconds, 2)}))
     return 0
 

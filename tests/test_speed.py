@@ -102,3 +102,54 @@ def test_predict_with_shifts_averages_the_image_and_its_four_one_pixel_shifts():
 def test_recipes_are_the_ones_the_benchmark_reports():
     assert [recipe.target for recipe in speed.SPEED_RECIPES] == [0.99, 0.995]
     assert not speed.SPEED_RECIPES[0].augment and speed.SPEED_RECIPES[1].augment
+
+
+def test_recipe_filters_reach_the_model():
+    recipe = replace(speed.SPEED_RECIPES[0], filters=(24, 32))
+    model = speed.build_for(recipe)
+    assert model.get_layer("conv1").filters == 24 and model.get_layer("conv2").filters == 32
+    plain = speed.build_for(speed.SPEED_RECIPES[0])
+    assert plain.get_config() == speed.build_fast_cnn().get_config()
+    assert speed.one_epoch_recipe() == replace(speed.SPEED_RECIPES[0], epochs=1)
+
+
+def test_multiply_adds_fast_cnn_against_the_wider_cnn():
+    from helpers import models
+
+    fast = speed.multiply_adds(speed.build_fast_cnn())
+    wider = speed.multiply_adds(models.build_wider_cnn())
+    # conv1 24*24*16*25, conv2 8*8*32*(25*16), dense 512*256 and 256*10
+    assert fast == 230_400 + 819_200 + 131_072 + 2_560 == 1_183_232
+    assert wider == 460_800 + 3_276_800 + 262_144 + 2_560 == 4_002_304
+    assert round(wider / fast, 1) == 3.4
+
+
+def test_compare_seconds_is_a_paired_interval_on_log_ratios():
+    slower = speed.compare_seconds([4.0, 4.4, 3.6], [2.0, 2.2, 1.8], "a", "b")
+    assert [slower.ratio, slower.low, slower.high] == pytest.approx([2.0, 2.0, 2.0])
+    assert slower.verdict() == "slower" and "2.00x" in slower.line()
+    noisy = speed.compare_seconds([3.0, 2.0, 3.1], [2.0, 3.0, 3.0], "a", "b")
+    assert noisy.low < 1 < noisy.high and noisy.verdict() == "no measurable difference"
+    assert speed.compare_seconds([1.0, 1.1], [2.0, 2.3], "a", "b").verdict() == "faster"
+    with pytest.raises(ValueError):
+        speed.compare_seconds([1.0], [2.0], "a", "b")
+
+
+def test_claim_seconds_raises_in_the_course_run_and_warns_in_a_learners_run(monkeypatch, capsys):
+    from helpers import claims
+
+    result = speed.compare_seconds([4.0, 4.4, 3.6], [2.0, 2.2, 1.8], "a", "b")
+    monkeypatch.setenv("DIGITS_QUICK", "1")
+    speed.claim_seconds(result, "faster")
+    assert "DOES NOT HOLD" in capsys.readouterr().out
+    monkeypatch.setenv("DIGITS_QUICK", "0")
+    monkeypatch.setenv(config.COURSE_RUN_ENV, "1")
+    with pytest.raises(claims.ClaimError):
+        speed.claim_seconds(result, "faster")
+    speed.claim_seconds(result, "slower")
+    assert "holds" in capsys.readouterr().out
+    monkeypatch.delenv(config.COURSE_RUN_ENV)
+    with pytest.warns(claims.ClaimWarning):
+        speed.claim_seconds(result, "no measurable difference")
+    with pytest.raises(ValueError):
+        speed.claim_seconds(result, "better")
