@@ -1,27 +1,30 @@
-"""Running an exported model outside Keras, checking it and timing it (notebook 11).
+"""Running an exported model outside Keras and checking it (notebook 11).
 
-Notebook 11 exports the course's best CNN to ONNX (``tf2onnx.convert.from_keras``) and to
-TensorFlow Lite (``tf.lite.TFLiteConverter``) in its own cells: the export calls are the
-lesson. This module holds what the notebook repeats for every format:
+Notebook 11 exports the deployed CNN (notebook 09, ``models/deployed_cnn.keras``) to ONNX
+(``tf2onnx.convert.from_keras``) and to TensorFlow Lite (``tf.lite.TFLiteConverter``) in its
+own cells: the export calls are the lesson. This module holds what the notebook repeats for
+every format:
 
 - :class:`TFLiteRunner` - the TFLite interpreter's calls (resize, allocate, set, invoke, get)
-  behind one ``runner(images) -> probabilities`` call;
+  behind one ``runner(images) -> probabilities`` call, integer inputs and outputs included;
 - :func:`compare` - how far an export's probabilities are from Keras': largest absolute
-  difference, agreement of the predicted digits, accuracy;
-- :func:`median_milliseconds` and :func:`latency` - the time of one call, after warm-up runs,
-  as the median of many (robust to the odd slow run on a busy machine);
-- :func:`file_size_kb` - the size of a file or of bytes in memory.
+  difference, agreement of the predicted classes, accuracy on digits;
+- :func:`tflite_tensor_types` - the types of a TFLite model's tensors (is it integer-only?);
+- :func:`file_size_kb` - the size of a file or of bytes in memory;
+- :func:`keras_archive` - what a ``.keras`` file holds: its zip members and every array of
+  its weights file, with sizes.
 
-The website's drawing demo (``site/demo.md``) runs the ONNX file that notebook 11 writes,
-``models/best_cnn.onnx``, with onnxruntime-web.
+Timing lives in :mod:`helpers.latency` (one process per runtime, interleaved rounds). The
+website's drawing demo does not run :data:`ONNX_MODEL`: the site's build exports the deployed
+model with extra outputs itself (``python -m helpers.demo_model``, into ``scratch/demo/``).
 """
 
 from __future__ import annotations
 
-import statistics
-import time
+import io
 import warnings
-from collections.abc import Callable
+import zipfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +33,16 @@ import numpy as np
 INPUT_NAME = "image"
 """Name of the exported models' input: a float32 batch of shape (N, 28, 28, 1) in [0, 1]."""
 
-ONNX_MODEL = Path(__file__).resolve().parent.parent / "models" / "best_cnn.onnx"
-"""The ONNX export of ``models/best_cnn.keras`` that the website's demo runs (notebook 11)."""
+ONNX_MODEL = Path(__file__).resolve().parent.parent / "models" / "deployed_cnn.onnx"
+"""The ONNX export of the deployed model, ``models/deployed_cnn.keras`` (the predict
+command's default model), that notebook 11 writes and ``tests/test_export.py`` checks."""
+
+MAX_DIFFERENCE = 1e-4
+"""Largest probability difference from Keras that a float32 export may show (notebook 11
+asserts it on every test digit; float32 rounding gives about 1e-6)."""
+
+QUANTIZED_AGREEMENT = 0.99
+"""Least fraction of test digits on which a quantized model must give Keras' answer."""
 
 
 def file_size_kb(source: str | Path | bytes) -> float:
@@ -45,22 +56,24 @@ class Comparison:
     """How an exported model's probabilities compare with the reference (Keras) ones."""
 
     max_abs_difference: float
-    """Largest absolute difference of any of the ten probabilities, over all images."""
+    """Largest absolute difference of any of the probabilities, over all images."""
     agreement: float
-    """Fraction of images for which both predict the same digit."""
+    """Fraction of images for which both give the same most probable class."""
     disagreements: int
-    """Number of images for which the predicted digits differ."""
+    """Number of images for which the most probable classes differ."""
     accuracy: float | None
-    """Fraction of images the exported model classifies right (None without labels)."""
+    """Fraction of images whose digit the exported model reads right (None without labels):
+    the most probable of the first ten outputs, so "not a digit" (an eleventh output) is
+    not counted against a model that has one."""
 
 
 def compare(
     reference: np.ndarray, probabilities: np.ndarray, labels: np.ndarray | None = None
 ) -> Comparison:
-    """Compare ``probabilities`` (N, 10) with ``reference`` (N, 10), e.g. ONNX against Keras.
+    """Compare ``probabilities`` (N, K) with ``reference`` (N, K), e.g. ONNX against Keras.
 
-    Both must hold the probabilities of the same images in the same order; ``labels``
-    (N,) adds the accuracy of ``probabilities``.
+    Both must hold the probabilities of the same images in the same order (K = 10 digits, or
+    11 with "not a digit" last); ``labels`` (N,) adds the accuracy of ``probabilities``.
     """
     reference = np.asarray(reference, dtype=np.float64)
     probabilities = np.asarray(probabilities, dtype=np.float64)
@@ -69,7 +82,8 @@ def compare(
     same = reference.argmax(axis=1) == probabilities.argmax(axis=1)
     accuracy = None
     if labels is not None:
-        accuracy = float((probabilities.argmax(axis=1) == np.asarray(labels)).mean())
+        digits = probabilities[:, :10].argmax(axis=1)
+        accuracy = float((digits == np.asarray(labels)).mean())
     return Comparison(
         max_abs_difference=float(np.abs(reference - probabilities).max()),
         agreement=float(same.mean()),
@@ -114,7 +128,7 @@ class TFLiteRunner:
         self.batch_size = batch_size
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        """Probabilities (N, 10) for float32 images (N, 28, 28, 1) in [0, 1]."""
+        """Probabilities (N, K) for float32 images (N, 28, 28, 1) in [0, 1]."""
         images = np.asarray(images, dtype=np.float32)
         if images.shape[0] != self.batch_size:
             self._resize(images.shape[0])
@@ -137,40 +151,35 @@ class TFLiteRunner:
         return np.concatenate(parts)
 
 
-def median_milliseconds(function: Callable[[], object], repeats: int, warmup: int = 3) -> float:
-    """Median wall-clock time of ``function()`` in milliseconds over ``repeats`` calls.
+def tflite_tensor_types(model: bytes | str | Path) -> Counter:
+    """How many tensors of each type (``"float32"``, ``"int8"``, ``"int32"``...) a TFLite
+    model holds: an integer-only model has no float tensor at all."""
+    details = tflite_interpreter(model).get_tensor_details()
+    return Counter(np.dtype(detail["dtype"]).name for detail in details)
 
-    ``warmup`` calls run first and are not counted: the first calls of a runtime pay for
-    tracing, memory allocation and caches. The median ignores the odd slow call that
-    another process on the machine causes.
+
+def keras_archive(path: str | Path) -> tuple[list[tuple[str, int]], list[tuple[str, tuple, int]]]:
+    """What a ``.keras`` file holds: ``(members, arrays)``.
+
+    ``members``: each file of the zip archive with its size in bytes (uncompressed).
+    ``arrays``: each array of its ``model.weights.h5`` as (HDF5 path, shape, bytes), e.g.
+    ``("layers/conv2d/vars/0", (5, 5, 1, 32), 3200)`` or ``("optimizer/vars/3", ...)``; the
+    optimizer's arrays are numbered in the order of ``model.optimizer.variables``.
     """
-    if repeats < 1:
-        raise ValueError("repeats must be at least 1")
-    for _ in range(warmup):
-        function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    import h5py
+
+    with zipfile.ZipFile(path) as archive:
+        members = [(info.filename, info.file_size) for info in archive.infolist()]
+        weights = archive.read("model.weights.h5")
+    arrays: list[tuple[str, tuple, int]] = []
+    with h5py.File(io.BytesIO(weights), "r") as h5:
+        h5.visititems(lambda name, item: arrays.append((name, tuple(item.shape), item.nbytes))
+                      if isinstance(item, h5py.Dataset) else None)
+    arrays.sort(key=_h5_order)
+    return members, arrays
 
 
-def latency(
-    predict: Callable[[np.ndarray], object],
-    one_image: np.ndarray,
-    batch: np.ndarray,
-    repeats_one: int = 200,
-    repeats_batch: int = 10,
-) -> dict[str, float]:
-    """Median milliseconds of ``predict`` on one image (1, 28, 28, 1) and on a whole batch.
-
-    Returns ``{"one_image_ms": ..., "batch_ms": ..., "batch_images_per_s": ...}``.
-    """
-    one_ms = median_milliseconds(lambda: predict(one_image), repeats_one)
-    batch_ms = median_milliseconds(lambda: predict(batch), repeats_batch)
-    return {
-        "one_image_ms": one_ms,
-        "batch_ms": batch_ms,
-        "batch_images_per_s": len(batch) / (batch_ms / 1000),
-    }
+def _h5_order(row: tuple[str, tuple, int]) -> tuple[str, int]:
+    """Sort ``.../vars/10`` after ``.../vars/9``: by folder, then by the number at the end."""
+    folder, _, last = row[0].rpartition("/")
+    return folder, int(last) if last.isdigit() else -1
