@@ -115,7 +115,7 @@ def _stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         try:
             os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=10)
+            process.wait(timeout=3)  # a worker waiting for its partner may ignore SIGTERM
         except (ProcessLookupError, subprocess.TimeoutExpired):
             try:
                 os.killpg(process.pid, signal.SIGKILL)
