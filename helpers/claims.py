@@ -188,15 +188,43 @@ def claim(result: Comparison | McNemar, says: str) -> Comparison | McNemar:
     own, only print in quick mode. Returns ``result``."""
     if says not in SAYS:
         raise ValueError(f"a claim says one of {SAYS}, not {says!r}")
+    return enforce(result, says)
+
+
+def enforce(result, says: str, sentence: str | None = None, evidence: str = "numbers"):
+    """What every ``claim`` function does once ``says`` is known to be one of its words:
+    print ``result.line()`` with the ``sentence`` (default: ``says``) and whether
+    ``result.verdict() == says``; when it does not hold, raise :class:`ClaimError` in the
+    course's own run, warn (:class:`ClaimWarning`) in a full run of your own, and only print
+    in quick mode. ``evidence`` names what disagrees in the message ("numbers", "rounds").
+    Returns ``result``."""
+    sentence = says if sentence is None else sentence
     holds = result.verdict() == says
     status = "holds" if holds else "DOES NOT HOLD"
-    print(f"{result.line()}\n  claim: {says} -> {status}")
+    print(f"{result.line()}\n  claim: {sentence} -> {status}")
     if holds or is_quick():
         return result
-    message = (f"the claim '{says}' does not hold: {result.line()} "
-               f"(the numbers say: {result.verdict()})")
+    message = (f"the claim '{sentence}' does not hold: {result.line()} "
+               f"(the {evidence} say: {result.verdict()})")
     if is_course_run():
         raise ClaimError(message)
     warnings.warn(message + "; the notebook's text describes the course's run, not this one",
-                  ClaimWarning, stacklevel=2)
+                  ClaimWarning, stacklevel=3)
     return result
+
+
+def log_ratio_interval(numerator, denominator) -> tuple[float, float, float, float]:
+    """Paired ratio of two positive measurements (seconds of the same seeds or rounds):
+    ``(ratio, low, high, p)``, the geometric mean of ``numerator_i / denominator_i`` with the
+    95% t interval of the mean log ratio turned back into a ratio, and the two-sided p of
+    the log ratios' mean being 0. Times multiply rather than add (a busy machine slows every
+    step by a factor), which is why the logs are averaged. Needs at least two pairs."""
+    logs = (np.log(np.asarray(numerator, dtype=np.float64))
+            - np.log(np.asarray(denominator, dtype=np.float64)))
+    if len(logs) < 2:
+        raise ValueError("a paired ratio needs at least two pairs")
+    mean, spread = float(logs.mean()), float(logs.std(ddof=1)) / math.sqrt(len(logs))
+    half = float(stats.t.ppf(0.975, len(logs) - 1)) * spread
+    p_value = (0.0 if mean else 1.0) if spread == 0 else float(
+        2 * stats.t.sf(abs(mean) / spread, len(logs) - 1))
+    return math.exp(mean), math.exp(mean - half), math.exp(mean + half), p_value

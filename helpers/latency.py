@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -358,19 +357,15 @@ class Ratio:
 def ratio(records: Sequence[dict], a: str, b: str, batch: int) -> Ratio:
     """Compare setups ``a`` and ``b`` at ``batch`` round by round (the rounds are the pairs:
     both ran in every round, close in time)."""
-    from scipy import stats
+    from helpers.claims import log_ratio_interval
 
     times_a, times_b = per_round(records, a, batch), per_round(records, b, batch)
     if len(times_a) != len(times_b):
         raise ValueError(f"{a!r} and {b!r} were not measured in the same rounds")
     if len(times_a) < 2:
         raise ValueError("a ratio over rounds needs at least two rounds")
-    logs = np.log(times_b) - np.log(times_a)
-    mean = float(logs.mean())
-    half = float(stats.t.ppf(0.975, len(logs) - 1)) * float(logs.std(ddof=1)) / math.sqrt(
-        len(logs))
-    return Ratio(a, b, batch, math.exp(mean), math.exp(mean - half), math.exp(mean + half),
-                 len(logs))
+    value, low, high, _ = log_ratio_interval(times_b, times_a)
+    return Ratio(a, b, batch, value, low, high, len(times_a))
 
 
 def claim(result: Ratio, says: str) -> Ratio:
@@ -379,22 +374,11 @@ def claim(result: Ratio, says: str) -> Ratio:
     :class:`helpers.claims.ClaimError` in the course's own run, warn in a full run of your
     own, only print in quick mode (as :func:`helpers.claims.claim`)."""
     from helpers import claims
-    from helpers.config import is_course_run, is_quick
 
     if says not in SAYS:
         raise ValueError(f"a latency claim says one of {SAYS}, not {says!r}")
-    holds = result.verdict() == says
     sentence = says if says == "no measurable difference" else f"{result.a} is {says}"
-    print(f"{result.line()}\n  claim: {sentence} -> {'holds' if holds else 'DOES NOT HOLD'}")
-    if holds or is_quick():
-        return result
-    message = (f"the claim '{sentence}' does not hold: {result.line()} "
-               f"(the rounds say: {result.verdict()})")
-    if is_course_run():
-        raise claims.ClaimError(message)
-    warnings.warn(message + "; the notebook's text describes the course's run, not this one",
-                  claims.ClaimWarning, stacklevel=2)
-    return result
+    return claims.enforce(result, says, sentence, evidence="rounds")
 
 
 if __name__ == "__main__":

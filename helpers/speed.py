@@ -15,7 +15,6 @@ and :func:`claim_seconds`.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, replace
 
 import keras
@@ -188,17 +187,12 @@ def compare_seconds(a, b, name_a: str, name_b: str,
     rather than add (a busy machine slows every step by a factor), so the interval is
     ``mean(d) +/- t(0.975, n-1) sd(d) / sqrt(n)`` over ``d = log(a_i / b_i)``, turned back
     into a ratio. Accuracy comparisons use ``helpers.claims.compare``."""
-    from scipy import stats
+    from helpers import claims
 
-    logs = np.log(np.asarray(a, dtype=np.float64)) - np.log(np.asarray(b, dtype=np.float64))
-    if len(logs) < 2:
+    if len(a) < 2:
         raise ValueError("a comparison of seconds needs at least two pairs")
-    mean, spread = float(logs.mean()), float(logs.std(ddof=1)) / math.sqrt(len(logs))
-    half = float(stats.t.ppf(0.975, len(logs) - 1)) * spread
-    p_value = (0.0 if mean else 1.0) if spread == 0 else float(
-        2 * stats.t.sf(abs(mean) / spread, len(logs) - 1))
-    return SecondsComparison(name_a, name_b, math.exp(mean), math.exp(mean - half),
-                             math.exp(mean + half), len(logs), p_value, metric)
+    ratio, low, high, p_value = claims.log_ratio_interval(a, b)
+    return SecondsComparison(name_a, name_b, ratio, low, high, len(a), p_value, metric)
 
 
 SECONDS_SAYS = ("slower", "faster", "no measurable difference")
@@ -211,21 +205,10 @@ def claim_seconds(result: SecondsComparison, says: str) -> SecondsComparison:
     support it: raise ``claims.ClaimError`` in the course's own run, warn in a full run of
     your own, only print in quick mode."""
     from helpers import claims
-    from helpers.config import is_course_run, is_quick
 
     if says not in SECONDS_SAYS:
         raise ValueError(f"a claim about seconds says one of {SECONDS_SAYS}, not {says!r}")
-    holds = result.verdict() == says
-    print(f"{result.line()}\n  claim: {says} -> {'holds' if holds else 'DOES NOT HOLD'}")
-    if holds or is_quick():
-        return result
-    message = (f"the claim '{says}' does not hold: {result.line()} "
-               f"(the numbers say: {result.verdict()})")
-    if is_course_run():
-        raise claims.ClaimError(message)
-    warnings.warn(message + "; the notebook's text describes the course's run, not this one",
-                  claims.ClaimWarning, stacklevel=2)
-    return result
+    return claims.enforce(result, says)
 
 
 def one_epoch_recipe() -> SpeedRecipe:
