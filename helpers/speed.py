@@ -1,11 +1,12 @@
 """How fast can a CNN learn MNIST on a laptop CPU? The speed recipes of notebook 10.
 
 A small network (conv 16 -> conv 32 -> dense 256, after tuomaso/train_mnist_fast)
-trained with a one-cycle Adam schedule, large batches and a ``tf.data`` input pipeline.
-The recipes were chosen on the validation split; the benchmark
+trained with a one-cycle Adam schedule, large batches and a ``tf.data`` input pipeline,
+in bfloat16 mixed precision where the CPU has bfloat16 units (:func:`cpu_has_bfloat16`)
+and in float32 elsewhere. The recipes were chosen on the validation split
+(``results/validation_probes/speed_2026-12/``); the benchmark
 (``python -m helpers.benchmark``) trains each on all 60,000 training images for five
 seeds declared before the run and reports the distribution of test accuracy and seconds.
-
 Notebook 10 shows the fast CNN's layers, ``compile`` and ``fit`` in its cells;
 ``tests/test_notebook10_models.py`` checks that they agree with this module. Its speed
 comparisons use :func:`compare_seconds` (paired ratios of seconds over interleaved runs)
@@ -14,16 +15,22 @@ and :func:`claim_seconds`.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import platform
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import layers
 
 from helpers.augmentation import random_affine
 from helpers.models import INPUT_SHAPE, NUM_CLASSES
-from helpers.training import make_dataset, one_cycle_schedule, steps_per_epoch
+from helpers.training import one_cycle_schedule, steps_per_epoch
 
 
 @dataclass(frozen=True)
@@ -45,46 +52,76 @@ class SpeedRecipe:
     warmup_fraction: float
     description: str
     filters: tuple[int, int] = (16, 32)
+    steps_per_execution: int = 1
+    beta_2: float = 0.999
+    mixed_precision: bool = True  # bfloat16 where the CPU has it (see precision_for)
+
+    def keras_epochs(self) -> int:
+        """Whole Keras epochs of ``fit``: 1.2 epochs run as one Keras epoch of more steps."""
+        return max(1, math.floor(self.epochs))
+
+    def steps_per_keras_epoch(self, examples: int) -> int:
+        """Steps of each Keras epoch: the recipe's batches shared out over its Keras epochs,
+        rounded up to a whole number of ``steps_per_execution`` (steps run per call)."""
+        wanted = self.epochs * steps_per_epoch(examples, self.batch_size) / self.keras_epochs()
+        chunk = self.steps_per_execution
+        return max(1, math.ceil(round(wanted, 6) / chunk)) * chunk
 
     def total_steps(self, examples: int) -> int:
-        """Training steps (batches) for ``examples`` training images."""
-        return max(1, round(self.epochs * steps_per_epoch(examples, self.batch_size)))
+        """Training steps (batches) for ``examples`` training images: what ``fit`` runs,
+        and what the learning-rate schedule is sized for."""
+        return self.keras_epochs() * self.steps_per_keras_epoch(examples)
 
 
-def build_fast_cnn(dropout_rate: float = 0.0, filters: tuple[int, int] = (16, 32),
-                   name: str = "fast_cnn") -> keras.Model:
-    """conv(16, 5x5) -> pool -> conv(32, 5x5) -> pool -> dense 256 -> softmax (147,146
-    parameters), with Dropout before the output when ``dropout_rate`` > 0. No batch
-    normalization: its running statistics lag behind in a one-epoch run (notebook 06).
-    ``filters`` sets the two convolutions' widths (notebook 10 compares 24 first filters)."""
-    inputs = keras.Input(shape=INPUT_SHAPE, name="image")
-    x = inputs
-    for index, width in enumerate(filters, start=1):
-        x = layers.Conv2D(width, 5, activation="relu", name=f"conv{index}")(x)
-        x = layers.MaxPooling2D(2, name=f"pool{index}")(x)
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(256, activation="relu", name="hidden")(x)
-    if dropout_rate > 0:
-        x = layers.Dropout(dropout_rate, name="dropout")(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
-    return keras.Model(inputs, outputs, name=name)
+BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")
+"""CPU flags (Linux ``/proc/cpuinfo``) of instructions that compute in bfloat16."""
+
+PRECISION_ENV = "DIGITS_PRECISION"
+"""Set to ``float32`` or ``mixed_bfloat16`` to override :func:`precision_for`."""
 
 
-def compile_fast_cnn(model: keras.Model, recipe: SpeedRecipe, examples: int) -> keras.Model:
-    """Adam with the one-cycle schedule over the recipe's steps and its ``beta_1``;
-    cross-entropy on one-hot labels with the recipe's label smoothing."""
-    schedule = one_cycle_schedule(recipe.peak_learning_rate, recipe.total_steps(examples),
-                                  warmup_fraction=recipe.warmup_fraction)
-    model.compile(optimizer=keras.optimizers.Adam(schedule, beta_1=recipe.beta_1),
-                  loss=keras.losses.CategoricalCrossentropy(
-                      label_smoothing=recipe.label_smoothing),
-                  metrics=["accuracy"])
-    return model
+def cpu_has_bfloat16(cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo",
+                     system: str | None = None) -> bool:
+    """Whether this CPU has bfloat16 arithmetic (AVX-512 BF16 or AMX), read from the flags
+    in ``/proc/cpuinfo`` on Linux. Other systems are taken to have none: TensorFlow's CPU
+    kernels use bfloat16 units only through oneDNN on x86 CPUs that have them."""
+    if (system or platform.system()) != "Linux":
+        return False
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        return False
+    flags: set[str] = set()
+    for line in text.splitlines():
+        if line.split(":", 1)[0].strip() == "flags":
+            flags.update(line.split(":", 1)[1].split())
+    return bool(flags & set(BFLOAT16_FLAGS))
 
 
-def build_for(recipe: SpeedRecipe) -> keras.Model:
-    """The fast CNN with the recipe's filters and Dropout."""
-    return build_fast_cnn(dropout_rate=recipe.dropout_rate, filters=recipe.filters)
+def precision_for(recipe: SpeedRecipe | None = None) -> str:
+    """The Keras dtype policy a speed recipe trains with: ``mixed_bfloat16`` (bfloat16
+    computations, float32 weights) where the CPU has bfloat16 units and the recipe allows
+    it, else ``float32``. The environment variable ``DIGITS_PRECISION`` overrides it."""
+    forced = os.environ.get(PRECISION_ENV, "").strip()
+    if forced:
+        if forced not in ("float32", "mixed_bfloat16"):
+            raise ValueError(f"{PRECISION_ENV} must be float32 or mixed_bfloat16, not {forced!r}")
+        return forced
+    if recipe is not None and not recipe.mixed_precision:
+        return "float32"
+    return "mixed_bfloat16" if cpu_has_bfloat16() else "float32"
+
+
+@contextlib.contextmanager
+def precision_policy(name: str) -> Iterator[str]:
+    """Build models inside this block with the dtype policy ``name``; the previous global
+    policy comes back afterwards. A layer keeps the policy it was built with."""
+    previous = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield name
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def multiply_adds(model: keras.Model) -> int:
@@ -101,15 +138,89 @@ def multiply_adds(model: keras.Model) -> int:
     return total
 
 
+def build_fast_cnn(dropout_rate: float = 0.0, filters: tuple[int, int] = (16, 32),
+                   name: str = "fast_cnn",
+                   batch_norm_momentum: float | None = None) -> keras.Model:
+    """conv(16, 5x5) -> pool -> conv(32, 5x5) -> pool -> dense 256 -> softmax (147,146
+    parameters), with Dropout before the output when ``dropout_rate`` > 0. No batch
+    normalization: its running statistics lag behind in a one-epoch run (notebook 06).
+    ``filters`` sets the two convolutions' widths. The output layer computes in float32
+    whatever the policy (a softmax in bfloat16 loses the small probabilities).
+    ``batch_norm_momentum`` (a validation probe, not a recipe) puts batch normalization
+    after each convolution."""
+    inputs = keras.Input(shape=INPUT_SHAPE, name="image")
+    x = inputs
+    for index, width in enumerate(filters, start=1):
+        if batch_norm_momentum is None:
+            x = layers.Conv2D(width, 5, activation="relu", name=f"conv{index}")(x)
+        else:
+            x = layers.Conv2D(width, 5, use_bias=False, name=f"conv{index}")(x)
+            x = layers.BatchNormalization(momentum=batch_norm_momentum, name=f"bn{index}")(x)
+            x = layers.Activation("relu", name=f"relu{index}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{index}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(256, activation="relu", name="hidden")(x)
+    if dropout_rate > 0:
+        x = layers.Dropout(dropout_rate, name="dropout")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32",
+                           name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def compile_fast_cnn(model: keras.Model, recipe: SpeedRecipe, examples: int) -> keras.Model:
+    """Adam with the one-cycle schedule over the recipe's steps and its ``beta_1``;
+    cross-entropy on one-hot labels with the recipe's label smoothing; the recipe's
+    ``steps_per_execution`` (training steps run per call from Python)."""
+    schedule = one_cycle_schedule(recipe.peak_learning_rate, recipe.total_steps(examples),
+                                  warmup_fraction=recipe.warmup_fraction)
+    optimizer = keras.optimizers.Adam(schedule, beta_1=recipe.beta_1, beta_2=recipe.beta_2)
+    model.compile(optimizer=optimizer,
+                  loss=keras.losses.CategoricalCrossentropy(
+                      label_smoothing=recipe.label_smoothing),
+                  metrics=["accuracy"], steps_per_execution=recipe.steps_per_execution)
+    return model
+
+
+def build_for(recipe: SpeedRecipe, precision: str | None = None) -> keras.Model:
+    """The fast CNN with the recipe's filters and Dropout, built with the dtype policy
+    ``precision`` (default: :func:`precision_for` the recipe)."""
+    with precision_policy(precision or precision_for(recipe)):
+        return build_fast_cnn(dropout_rate=recipe.dropout_rate, filters=recipe.filters)
+
+
+def shuffled_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
+                     augment=None) -> tf.data.Dataset:
+    """The speed recipes' input pipeline: like ``training.make_dataset`` (a new order at
+    every pass, batches, optional augmentation per batch, repeated without end, prefetched),
+    but it shuffles the *indices* of the images and gathers each batch from the arrays in
+    memory. ``make_dataset``'s shuffle buffer must first be filled with all 55,000 images
+    before the first batch comes out (0.3-0.5 s here); this pipeline's first batch is
+    ready at once. Pass ``p`` uses the order ``stateless_shuffle(range(n), seed=[seed, p])``,
+    so a seeded run repeats."""
+    images, labels = tf.constant(x), tf.constant(y)
+    count = len(y)
+
+    def one_pass(index: tf.Tensor) -> tf.data.Dataset:
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(count), seed=tf.stack([tf.constant(seed, tf.int64), index]))
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+    dataset = tf.data.Dataset.range(2**31).flat_map(one_pass)
+    dataset = dataset.map(lambda batch: (tf.gather(images, batch), tf.gather(labels, batch)))
+    if augment is not None:
+        dataset = dataset.map(lambda batch_images, batch_labels: (augment(batch_images),
+                                                                  batch_labels))
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
 def fit_arguments(recipe: SpeedRecipe, x: np.ndarray, y: np.ndarray, seed: int) -> dict:
     """Keyword arguments for ``model.fit``: the pipeline, and the recipe's steps split into
     whole Keras epochs (1.2 epochs run as one Keras epoch of 1.2 passes' batches)."""
-    keras_epochs = max(1, math.floor(recipe.epochs))
-    steps = recipe.total_steps(len(y))
     augment = random_affine if recipe.augment else None
     labels = keras.utils.to_categorical(y, NUM_CLASSES)
-    return {"x": make_dataset(x, labels, recipe.batch_size, seed, augment=augment),
-            "epochs": keras_epochs, "steps_per_epoch": math.ceil(steps / keras_epochs),
+    return {"x": shuffled_batches(x, labels, recipe.batch_size, seed, augment=augment),
+            "epochs": recipe.keras_epochs(),
+            "steps_per_epoch": recipe.steps_per_keras_epoch(len(y)),
             "shuffle": False}  # the pipeline shuffles
 
 
@@ -135,19 +246,25 @@ def predict_with_shifts(model: keras.Model, images: np.ndarray,
 
 
 SPEED_RECIPES: tuple[SpeedRecipe, ...] = (
-    SpeedRecipe(0.99, epochs=1.2, batch_size=256, peak_learning_rate=2e-2, beta_1=0.8,
-                augment=False, label_smoothing=0.0, dropout_rate=0.0, warmup_fraction=0.2,
-                description="fast CNN, 1.2 epochs, batch 256, one-cycle Adam "
-                            "(peak 0.02, beta_1 0.8), tf.data"),
-    SpeedRecipe(0.995, epochs=6, batch_size=256, peak_learning_rate=1e-2, beta_1=0.9,
-                augment=True, label_smoothing=0.1, dropout_rate=0.3, warmup_fraction=0.15,
-                description="fast CNN + Dropout 0.3, each image resampled once by a random "
-                            "affine transform, label smoothing 0.1, 6 epochs, batch 256, "
-                            "one-cycle Adam (peak 0.01), tf.data"),
+    SpeedRecipe(0.99, epochs=1.0, batch_size=256, peak_learning_rate=2e-2, beta_1=0.8,
+                augment=False, label_smoothing=0.1, dropout_rate=0.0, warmup_fraction=0.2,
+                steps_per_execution=8,
+                description="fast CNN, 1 epoch, batch 256, one-cycle Adam (peak 0.02, "
+                            "beta_1 0.8), label smoothing 0.1, 8 steps per call, "
+                            "shuffled indices"),
+    SpeedRecipe(0.995, epochs=8, batch_size=256, peak_learning_rate=1e-2, beta_1=0.9,
+                augment=True, label_smoothing=0.1, dropout_rate=0.2, warmup_fraction=0.15,
+                steps_per_execution=8,
+                description="fast CNN + Dropout 0.2, each image resampled once by a random "
+                            "affine transform, label smoothing 0.1, 8 epochs, batch 256, "
+                            "one-cycle Adam (peak 0.01), 8 steps per call, shuffled indices"),
 )
-"""The two speed recipes. The first is unchanged since its seeds 1-3 were scored; the
-second replaced the 5-epoch shifts recipe after the validation probes recorded in
-``results/test_set_record.md``."""
+"""The two speed recipes, chosen on the validation split one change at a time
+(``results/validation_probes/speed_2026-12/``), both in bfloat16 mixed precision where
+the CPU has it (:func:`precision_for`). The 99% recipe: one epoch instead of 1.2, label
+smoothing 0.1, 8 steps per call and the index pipeline (:func:`shuffled_batches`). The
+99.5% recipe: 8 epochs instead of 6 and Dropout 0.2 instead of 0.3. Both changed, so the
+benchmark scores them on fresh seeds."""
 
 
 @dataclass(frozen=True)
@@ -212,9 +329,10 @@ def claim_seconds(result: SecondsComparison, says: str) -> SecondsComparison:
 
 
 def one_epoch_recipe() -> SpeedRecipe:
-    """The 99% recipe cut to one epoch: the unit of notebook 10's thread, two-device and
-    two-worker comparisons."""
-    return replace(SPEED_RECIPES[0], epochs=1)
+    """The 99% recipe in float32, one step per call: the unit of notebook 10's thread,
+    two-device and two-worker comparisons (the same work on every machine, whatever its
+    bfloat16 support; a distributed step runs one batch at a time)."""
+    return replace(SPEED_RECIPES[0], epochs=1, mixed_precision=False, steps_per_execution=1)
 
 
 def time_one_epoch(threads: int, train_size: int | None = None, seed: int = 1) -> float:
