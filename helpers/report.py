@@ -83,8 +83,7 @@ def results_table(ladder: Path = LADDER_RUNS, best: Path = BEST_CNN_RUNS,
                  f"{round(TEST_DIGITS * (1 - kept['test_accuracy']))} |")
     if benchmark.exists():
         ensemble = json.loads(benchmark.read_text())["ensemble"]
-        # the plain average (no test-time shifts); older results kept it under another key
-        accuracy = ensemble.get("test_accuracy_without_shifts", ensemble["test_accuracy"])
+        accuracy = ensemble["test_accuracy"]  # the plain average (no test-time shifts)
         records = ensemble["member_records"]
         epochs = sorted({record["keras_epochs"] for record in records})
         lines.append(f"| benchmark | ensemble of {ensemble['members']} CNNs chosen to differ "
