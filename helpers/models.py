@@ -13,6 +13,18 @@ INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 
 
+def convolution(x, filters: int, kernel: int, label: int,
+                batch_norm_momentum: float | None = None):
+    """A ReLU convolution named ``conv{label}``; with ``batch_norm_momentum``, the
+    convolution has no bias and is followed by batch normalization (``bn{label}``) and the
+    ReLU (``relu{label}``). Every CNN of the course builds its convolutions with this."""
+    if batch_norm_momentum is None:
+        return layers.Conv2D(filters, kernel, activation="relu", name=f"conv{label}")(x)
+    x = layers.Conv2D(filters, kernel, use_bias=False, name=f"conv{label}")(x)
+    x = layers.BatchNormalization(momentum=batch_norm_momentum, name=f"bn{label}")(x)
+    return layers.Activation("relu", name=f"relu{label}")(x)
+
+
 def build_original_cnn(dropout_rate: float = 0.5, name: str = "original_cnn") -> keras.Model:
     """The course's original CNN, built step by step in notebook 02.
 
@@ -69,12 +81,7 @@ def build_cnn(kernel: int = 3, hidden: int | None = None,
     inputs = keras.Input(shape=INPUT_SHAPE, name="image")
     x = inputs
     for index, filters in enumerate((32, 64), start=1):
-        if batch_norm_momentum is None:
-            x = layers.Conv2D(filters, kernel, activation="relu", name=f"conv{index}")(x)
-        else:
-            x = layers.Conv2D(filters, kernel, use_bias=False, name=f"conv{index}")(x)
-            x = layers.BatchNormalization(momentum=batch_norm_momentum, name=f"bn{index}")(x)
-            x = layers.Activation("relu", name=f"relu{index}")(x)
+        x = convolution(x, filters, kernel, index, batch_norm_momentum)
         x = layers.MaxPooling2D(2, name=f"pool{index}")(x)
     x = layers.Flatten(name="flatten")(x)
     if hidden:
@@ -99,12 +106,7 @@ def build_wider_cnn(filters: tuple[int, int] = (32, 64), hidden_units: int = 256
     inputs = keras.Input(shape=INPUT_SHAPE, name="image")
     x = inputs
     for index, width in enumerate(filters, start=1):
-        if batch_norm_momentum is None:
-            x = layers.Conv2D(width, 5, activation="relu", name=f"conv{index}")(x)
-        else:
-            x = layers.Conv2D(width, 5, use_bias=False, name=f"conv{index}")(x)
-            x = layers.BatchNormalization(momentum=batch_norm_momentum, name=f"bn{index}")(x)
-            x = layers.Activation("relu", name=f"relu{index}")(x)
+        x = convolution(x, width, 5, index, batch_norm_momentum)
         x = layers.MaxPooling2D(2, name=f"pool{index}")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(hidden_units, activation="relu", name="hidden")(x)
@@ -139,12 +141,7 @@ def build_ensemble_cnn(architecture: str = "5x5", batch_norm_momentum: float | N
     x = inputs
     for index, (filters, kernel) in enumerate(stack):
         label = index + 1
-        if batch_norm_momentum is None:
-            x = layers.Conv2D(filters, kernel, activation="relu", name=f"conv{label}")(x)
-        else:
-            x = layers.Conv2D(filters, kernel, use_bias=False, name=f"conv{label}")(x)
-            x = layers.BatchNormalization(momentum=batch_norm_momentum, name=f"bn{label}")(x)
-            x = layers.Activation("relu", name=f"relu{label}")(x)
+        x = convolution(x, filters, kernel, label, batch_norm_momentum)
         if index in pool_after:
             x = layers.MaxPooling2D(2, name=f"pool{label}")(x)
     x = layers.Flatten(name="flatten")(x)

@@ -29,7 +29,7 @@ import tensorflow as tf
 from keras import layers
 
 from helpers.augmentation import random_affine
-from helpers.models import INPUT_SHAPE, NUM_CLASSES
+from helpers.models import INPUT_SHAPE, NUM_CLASSES, convolution
 from helpers.training import one_cycle_schedule, steps_per_epoch
 
 
@@ -151,12 +151,7 @@ def build_fast_cnn(dropout_rate: float = 0.0, filters: tuple[int, int] = (16, 32
     inputs = keras.Input(shape=INPUT_SHAPE, name="image")
     x = inputs
     for index, width in enumerate(filters, start=1):
-        if batch_norm_momentum is None:
-            x = layers.Conv2D(width, 5, activation="relu", name=f"conv{index}")(x)
-        else:
-            x = layers.Conv2D(width, 5, use_bias=False, name=f"conv{index}")(x)
-            x = layers.BatchNormalization(momentum=batch_norm_momentum, name=f"bn{index}")(x)
-            x = layers.Activation("relu", name=f"relu{index}")(x)
+        x = convolution(x, width, 5, index, batch_norm_momentum)
         x = layers.MaxPooling2D(2, name=f"pool{index}")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(256, activation="relu", name="hidden")(x)
