@@ -258,6 +258,11 @@ def reference_seconds_per_epoch(results: dict) -> float:
     if "reference_seconds_per_epoch" in results:
         return float(results["reference_seconds_per_epoch"])
     record = next(record for record in results["models"] if record["name"] == REFERENCE)
+    return seconds_per_epoch(record)
+
+
+def seconds_per_epoch(record: dict) -> float:
+    """A trained model's training seconds over its Keras epochs."""
     return record["train_seconds"] / record["keras_epochs"]
 
 
@@ -400,11 +405,12 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"date": time.strftime("%Y-%m-%d"), "quick": quick, "machine": machine(),
                      "bfloat16_cpu": speed.cpu_has_bfloat16(), "models": [], "speed_rungs": []}
     members, plain, shifted = [], [], []
+    unit = None  # seconds of one reference epoch, known once the reference (run first) trained
     for run in runs:
         print(f"training {run.name} ...", flush=True)
         record, probabilities, with_shifts = execute(run, splits)
-        unit = next((model["train_seconds"] / model["keras_epochs"]
-                     for model in results["models"] if model["name"] == REFERENCE), None)
+        if run.name == REFERENCE:
+            unit = seconds_per_epoch(record)
         ratio = f" ({record['train_seconds'] / unit:.2f} reference epochs)" if unit else ""
         print(f"  {record['train_seconds']:.1f} s{ratio}, test accuracy "
               f"{record['test_accuracy']:.4f}", flush=True)
@@ -430,8 +436,9 @@ def main(argv: list[str] | None = None) -> int:
     results["ensemble"] = ensemble_result(members, plain, shifted, splits.y_test)
     out = config.results_dir()
     (out / "benchmark.json").write_text(json.dumps(results, indent=1) + "\n")
-    (out / "benchmark.md").write_text(markdown_table(results))
-    print(markdown_table(results))
+    table = markdown_table(results)
+    (out / "benchmark.md").write_text(table)
+    print(table)
     print(f"wrote {relative_to_repo(out / 'benchmark.json')} and benchmark.md")
     return 0
 
